@@ -1,0 +1,1 @@
+"""The ``openlipsync`` command line."""

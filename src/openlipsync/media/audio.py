@@ -1,0 +1,43 @@
+"""Audio as numpy: decode any audio (or a video's audio track) to mono float32 at a fixed rate."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from openlipsync.errors import NoAudioStreamError
+from openlipsync.media import _ffmpeg
+from openlipsync.media.probe import MediaInfo, probe
+
+SAMPLE_RATE = 16_000
+
+
+def load_audio(source: str | Path | MediaInfo, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode the first audio stream of ``source`` to mono ``float32`` in [-1, 1] at ``sr`` Hz."""
+    info = source if isinstance(source, MediaInfo) else probe(source)
+    if not info.has_audio:
+        raise NoAudioStreamError(f"{info.path.name}: has no audio stream")
+    proc = _ffmpeg.run(["-i", str(info.path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sr),
+                        "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"], what="decoding audio")
+    return np.frombuffer(proc.stdout, np.int16).astype(np.float32) / 32768.0
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
+    """Write mono float samples as 16-bit PCM WAV."""
+    path = Path(path)
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sr)
+        wav.writeframes(pcm.tobytes())
+    return path
+
+
+def fit_length(samples: np.ndarray, n: int) -> np.ndarray:
+    """Trim or pad with silence to exactly ``n`` samples."""
+    if len(samples) >= n:
+        return samples[:n]
+    return np.concatenate([samples, np.zeros(n - len(samples), samples.dtype)])

@@ -1,0 +1,93 @@
+"""Test media made at test time: no binary fixtures are committed, and ../shared is never required."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from openlipsync.media import FrameWriter, write_wav
+from openlipsync.media.tts import synthesize
+
+SPEECH_TEXT = "Peter bought a big blue boat. Mama made more warm bread, and we all ate it happily."
+
+
+def astronaut_frame(size: int = 320) -> np.ndarray:
+    """The public-domain astronaut portrait (ships in scikit-image), face-centred crop resized to ``size``."""
+    import cv2
+    from skimage import data
+
+    img = data.astronaut()  # 512×512 RGB, face around (x≈200..290, y≈60..190)
+    crop = img[0:320, 80:400]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def make_face_video(path: Path, *, seconds: float = 2.0, fps: float = 25.0, size: int = 320,
+                    motion_px: float = 3.0, audio: Path | None = None) -> Path:
+    """A short video of the astronaut with slight head motion (translation), optionally with audio."""
+    import cv2
+
+    base = astronaut_frame(size)
+    n = int(round(seconds * fps))
+    with FrameWriter(path, width=size, height=size, fps=fps, audio=audio, crf=16) as writer:
+        for i in range(n):
+            dx = motion_px * math.sin(2 * math.pi * i / max(n, 1))
+            dy = motion_px * 0.5 * math.cos(2 * math.pi * i / max(n, 1))
+            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            writer.write(cv2.warpAffine(base, m, (size, size), borderMode=cv2.BORDER_REFLECT))
+    return path
+
+
+def make_noface_video(path: Path, *, seconds: float = 1.0, fps: float = 25.0, size: int = 160) -> Path:
+    """A moving gradient: decodable video with no face anywhere."""
+    n = int(round(seconds * fps))
+    yy, xx = np.mgrid[0:size, 0:size]
+    with FrameWriter(path, width=size, height=size, fps=fps, crf=20) as writer:
+        for i in range(n):
+            frame = np.stack([(xx + i * 4) % 256, (yy * 2) % 256, np.full_like(xx, 90)], axis=-1)
+            writer.write(frame.astype(np.uint8))
+    return path
+
+
+def make_speech(path: Path, text: str = SPEECH_TEXT, voice: str = "en-us") -> Path:
+    return synthesize(text, path, voice=voice, words_per_minute=170)
+
+
+def make_silence(path: Path, seconds: float = 1.5, sr: int = 16000) -> Path:
+    return write_wav(path, np.zeros(int(seconds * sr), np.float32), sr)
+
+
+def make_tone(path: Path, seconds: float = 1.0, sr: int = 16000, freq: float = 220.0) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    return write_wav(path, 0.3 * np.sin(2 * np.pi * freq * t).astype(np.float32), sr)
+
+
+def make_corrupt(path: Path, source: Path | None = None) -> Path:
+    """Random bytes with an mp4 name, or a truncated copy of ``source``."""
+    if source is None:
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    else:
+        data = source.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+def ffprobe_streams(path: Path) -> dict[str, float | int | str]:
+    """Duration and stream facts of ``path`` read with the ffprobe binary (independent of our probe)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_type,width,height,nb_read_frames,r_frame_rate:format=duration", "-of", "json", str(path)],
+        capture_output=True, check=True, text=True).stdout
+    import json
+
+    data = json.loads(out)
+    facts: dict[str, float | int | str] = {"duration": float(data["format"]["duration"])}
+    for s in data["streams"]:
+        if s["codec_type"] == "video":
+            facts.update(width=s["width"], height=s["height"], frames=int(s["nb_read_frames"]),
+                         fps=s["r_frame_rate"])
+        elif s["codec_type"] == "audio":
+            facts["audio"] = 1
+    return facts
