@@ -105,3 +105,65 @@ class NotFoundError(LipSyncError):
 class ConfigError(LipSyncError):
     code = "config_invalid"
     exit_code = 6
+
+
+# --- security / reliability (issue 9): precise input codes, URL fetching, limits per key -------------
+
+
+class WrongTypeError(InputError):
+    """The bytes are not the kind of media expected (text, HTML, PDF, archive, executable...)."""
+
+    code = "generation_input_wrong_type"
+    http_status = 415
+
+
+class PolyglotInputError(InputError):
+    """A file that is valid media *and* another format (zip, HTML, PDF, script) at the same time."""
+
+    code = "generation_input_polyglot"
+    http_status = 415
+
+
+class TruncatedMediaError(UnreadableMediaError):
+    """The header promises more data than the file holds."""
+
+    code = "generation_media_truncated"
+
+
+class MediaHeaderError(InputError):
+    """Header claims that cannot be true for a file this size (e.g. 10 hours in 40 KB)."""
+
+    code = "generation_media_header_inconsistent"
+    http_status = 422
+
+
+class UrlFetchError(InputError):
+    """An input URL was refused or could not be fetched safely."""
+
+    code = "generation_input_url_unreachable"
+
+
+class UrlForbiddenError(UrlFetchError):
+    """The URL's scheme, port or address is not allowed (SSRF protection)."""
+
+    code = "generation_input_url_forbidden"
+
+
+class RateLimitedError(LipSyncError):
+    """Too many requests or concurrent jobs for this API key; retry after ``retry_after`` seconds."""
+
+    code = "rate_limit_exceeded"
+    http_status = 429
+    exit_code = 7
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(-(-retry_after // 1)))  # whole seconds, rounded up, at least 1
+
+
+class QuotaExceededError(LipSyncError):
+    """The tenant's stored-bytes quota would be exceeded."""
+
+    code = "quota_exceeded"
+    http_status = 403
+    exit_code = 7
