@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class Model(str, Enum):
+class Model(StrEnum):
     """Model tiers, fastest first (see README "Models")."""
 
     LIPSYNC_1_9 = "lipsync-1.9"
@@ -26,7 +26,7 @@ class Model(str, Enum):
         return cls(aliases.get(value, value))
 
 
-class SyncMode(str, Enum):
+class SyncMode(StrEnum):
     """What to do when video and audio lengths differ (SPEC §3)."""
 
     LOOP = "loop"
@@ -36,13 +36,13 @@ class SyncMode(str, Enum):
     REMAP = "remap"
 
 
-class ModelMode(str, Enum):
+class ModelMode(StrEnum):
     LIPS = "lips"
     FACE = "face"
     HEAD = "head"
 
 
-class Emotion(str, Enum):
+class Emotion(StrEnum):
     HAPPY = "happy"
     SAD = "sad"
     ANGRY = "angry"

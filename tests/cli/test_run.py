@@ -91,3 +91,17 @@ def test_help_describes_the_commands() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     assert "run" in result.output and "demo" in result.output
+
+
+def test_text_input_is_spoken_offline_and_lip_synced(face_image: Path, tmp_path: Path) -> None:
+    out = tmp_path / "text.mp4"
+    code, output = _run(face_image, "-o", out, "--text", "Hola, ¿cómo estás?", "--voice", "es")
+    assert code == 0, output
+    facts = ffprobe_streams(out)
+    assert facts["audio"] == 1 and float(facts["duration"]) > 0.5
+
+
+def test_audio_and_text_together_is_a_usage_error(face_image: Path, speech_wav: Path, tmp_path: Path) -> None:
+    code, output = _run(face_image, speech_wav, "-o", tmp_path / "o.mp4", "--text", "hi")
+    assert code == 2
+    assert "either AUDIO or --text" in output

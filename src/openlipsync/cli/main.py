@@ -67,23 +67,42 @@ def _run(video: Path, audio: Path, output: Path, options: LipSyncOptions, quiet:
 
 @cli.command()
 @click.argument("video", type=click.Path(path_type=Path))
-@click.argument("audio", type=click.Path(path_type=Path))
+@click.argument("audio", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .mp4 path.")
+@click.option("--text", help="Speak this text offline (espeak-ng) instead of giving AUDIO.")
+@click.option("--voice", default="en-us", show_default=True,
+              help="espeak-ng voice for --text, e.g. en-us, es, fr, de, cmn.")
 @model_option
 @sync_mode_option
 @click.option("--temperature", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Expressiveness: how far the mouth moves around its resting shape.")
 @click.option("--occlusion/--no-occlusion", default=False, help="Leave objects covering the mouth untouched.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(video: Path, audio: Path, output: Path, model: str, sync_mode: str, temperature: float,
-        occlusion: bool, quiet: bool) -> None:
+def run(video: Path, audio: Path | None, output: Path, text: str | None, voice: str, model: str,
+        sync_mode: str, temperature: float, occlusion: bool, quiet: bool) -> None:
     """Lip-sync VIDEO (a video or photo) to AUDIO (audio file or a video's audio track) into OUTPUT.
 
     Exit codes: 0 done, 2 bad input, 3 no usable face, 4 processing failed, 6 setup problem.
     """
+    if (audio is None) == (text is None):
+        raise click.UsageError("give either AUDIO or --text")
     options = LipSyncOptions(model=Model(model), sync_mode=SyncMode(sync_mode), temperature=temperature,
                              occlusion_detection=occlusion)
-    _run(video, audio, output, options, quiet)
+    if text is None:
+        assert audio is not None
+        _run(video, audio, output, options, quiet)
+        return
+    import tempfile
+
+    from openlipsync.media.tts import synthesize
+
+    with tempfile.TemporaryDirectory(prefix="openlipsync-tts-") as tmp:
+        try:
+            speech = synthesize(text, Path(tmp) / "speech.wav", voice=voice)
+        except LipSyncError as exc:
+            _fail(exc)
+            return
+        _run(video, speech, output, options, quiet)
 
 
 @cli.command()

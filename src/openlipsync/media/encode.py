@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from pathlib import Path
@@ -70,10 +71,8 @@ class FrameWriter:
     def close(self) -> None:
         """Finish the file; raise MediaError if ffmpeg failed."""
         if self._proc.stdin is not None and not self._proc.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 self._proc.stdin.close()
-            except BrokenPipeError:
-                pass
         code = self._proc.wait()
         self._reader.join()
         if code != 0:
