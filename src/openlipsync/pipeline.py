@@ -28,6 +28,9 @@ class RunInputs:
     timeline: Timeline
     output: Path
     options: LipSyncOptions
+    # (n_out,) float32 in [0, 1]: how much of the new mouth to show per output frame. None = edit every
+    # frame. With `segments`, frames outside every segment keep their original mouth (0) and the edges ramp.
+    edit_weight: np.ndarray | None = None
 
 
 def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
