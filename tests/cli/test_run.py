@@ -105,3 +105,28 @@ def test_audio_and_text_together_is_a_usage_error(face_image: Path, speech_wav: 
     code, output = _run(face_image, speech_wav, "-o", tmp_path / "o.mp4", "--text", "hi")
     assert code == 2
     assert "either AUDIO or --text" in output
+
+
+def test_segments_keep_original_audio_outside_and_place_clips_inside(face_video_with_speech: Path,
+                                                                     tmp_path: Path) -> None:
+    import numpy as np
+
+    from openlipsync import LipSyncOptions, Segment, lipsync
+    from openlipsync.media import load_audio
+    from tests.factories import make_tone
+
+    tone = make_tone(tmp_path / "tone.wav", seconds=2.0, freq=1000.0)
+    out = tmp_path / "seg.mp4"
+    options = LipSyncOptions(segments=(Segment(start=1.0, end=2.0, audio=tone, audio_start=0.5),))
+    result = lipsync(face_video_with_speech, None, out, options)
+    assert result.frame_count == 75  # the video is the timeline
+    got = load_audio(out)
+    orig = load_audio(face_video_with_speech)
+    sr = 16000
+    # outside the segment: the original speech (AAC re-encode → compare loosely)
+    outside = slice(int(2.2 * sr), int(2.9 * sr))
+    assert np.corrcoef(got[outside], orig[outside])[0, 1] > 0.9
+    # inside: a 1 kHz tone dominates
+    inside = got[int(1.1 * sr): int(1.9 * sr)]
+    spectrum = np.abs(np.fft.rfft(inside))
+    assert abs(np.argmax(spectrum) * sr / len(inside) - 1000.0) < 10

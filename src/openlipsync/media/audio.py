@@ -14,22 +14,28 @@ from openlipsync.media.probe import MediaInfo, probe
 SAMPLE_RATE = 16_000
 
 
-def load_audio(source: str | Path | MediaInfo, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode the first audio stream of ``source`` to mono ``float32`` in [-1, 1] at ``sr`` Hz."""
+def load_audio(source: str | Path | MediaInfo, sr: int = SAMPLE_RATE, *, channels: int = 1,
+               start: float | None = None, end: float | None = None) -> np.ndarray:
+    """Decode the first audio stream of ``source`` to ``float32`` in [-1, 1] at ``sr`` Hz.
+
+    Returns shape ``(n,)`` for mono, ``(n, channels)`` otherwise; ``start``/``end`` (seconds) trim it.
+    """
     info = source if isinstance(source, MediaInfo) else probe(source)
     if not info.has_audio:
         raise NoAudioStreamError(f"{info.path.name}: has no audio stream")
-    proc = _ffmpeg.run(["-i", str(info.path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sr),
-                        "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"], what="decoding audio")
-    return np.frombuffer(proc.stdout, np.int16).astype(np.float32) / 32768.0
+    trim = (["-ss", f"{start:.6f}"] if start else []) + (["-to", f"{end:.6f}"] if end is not None else [])
+    proc = _ffmpeg.run([*trim, "-i", str(info.path), "-map", "0:a:0", "-vn", "-ac", str(channels),
+                        "-ar", str(sr), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"], what="decoding audio")
+    samples = np.frombuffer(proc.stdout, np.int16).astype(np.float32) / 32768.0
+    return samples if channels == 1 else samples.reshape(-1, channels)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
-    """Write mono float samples as 16-bit PCM WAV."""
+    """Write float samples, ``(n,)`` mono or ``(n, channels)``, as 16-bit PCM WAV."""
     path = Path(path)
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
     with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
+        wav.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
         wav.setsampwidth(2)
         wav.setframerate(sr)
         wav.writeframes(pcm.tobytes())
