@@ -14,9 +14,9 @@ import numpy as np
 from openlipsync import pipeline
 from openlipsync.errors import MissingInputError, NoAudioStreamError, NoVideoStreamError
 from openlipsync.media import _ffmpeg, load_audio, probe
-from openlipsync.media.probe import MediaInfo
 from openlipsync.media import segments as seg
 from openlipsync.media.audio import fit_length, write_wav
+from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline, plan_timeline
 from openlipsync.options import LipSyncOptions, LipSyncResult, ProgressCallback, SyncMode
 
