@@ -1,0 +1,1 @@
+"""The project's own measurement: quality eval (cross-segment reconstruction) and speed bench."""
