@@ -1,0 +1,144 @@
+// Side-by-side playback: one set of controls drives the result video and the original (video or photo).
+// The result is the master clock (it carries the new speech); the original follows it, muted.
+
+import { formatClock } from "./format.js";
+
+const MAX_DRIFT = 0.12; // seconds; re-seek the follower beyond this (about 3 frames at 25 fps)
+
+/** Map the master's time onto the original, following the job's sync_mode. */
+export function followerTime(t, masterDuration, followerDuration, mode) {
+  if (!Number.isFinite(followerDuration) || followerDuration <= 0) return 0;
+  if (mode === "remap" && Number.isFinite(masterDuration) && masterDuration > 0) {
+    return Math.min(followerDuration, (t * followerDuration) / masterDuration);
+  }
+  if (t <= followerDuration) return t;
+  if (mode === "bounce") {
+    const period = 2 * followerDuration;
+    const phase = t % period;
+    return phase <= followerDuration ? phase : period - phase;
+  }
+  if (mode === "loop") return t % followerDuration;
+  return followerDuration; // cut_off / silence: the original holds its last frame
+}
+
+export class ComparePlayer {
+  constructor(el) {
+    this.el = el; // {master, follower, image, play, seek, time, mute}
+    this.mode = "loop";
+    this._raf = null;
+    const { master, play, seek, mute } = el;
+    play.addEventListener("click", () => this.toggle());
+    seek.addEventListener("input", () => this.seek(Number(seek.value)));
+    mute.addEventListener("change", () => {
+      master.muted = mute.checked;
+    });
+    master.addEventListener("loadedmetadata", () => this._render());
+    master.addEventListener("durationchange", () => this._render());
+    master.addEventListener("timeupdate", () => this._render());
+    master.addEventListener("play", () => this._onPlay());
+    master.addEventListener("pause", () => this._onPause());
+    master.addEventListener("ended", () => this._onPause());
+    master.addEventListener("seeked", () => this._follow(true));
+    master.addEventListener("ratechange", () => {
+      el.follower.playbackRate = master.playbackRate;
+    });
+  }
+
+  /** Load a result URL and the original ({kind: "video"|"image", url} or null). */
+  load(resultUrl, original, mode = "loop") {
+    const { master, follower, image } = this.el;
+    this.mode = mode || "loop";
+    master.pause();
+    master.src = resultUrl;
+    master.load();
+    follower.hidden = true;
+    image.hidden = true;
+    follower.removeAttribute("src");
+    if (original && original.kind === "image") {
+      image.src = original.url;
+      image.hidden = false;
+    } else if (original && original.url) {
+      follower.src = original.url;
+      follower.muted = true;
+      follower.hidden = false;
+      follower.load();
+    }
+    this.el.compare.classList.toggle("single", !original);
+    this._render();
+  }
+
+  unload() {
+    const { master, follower } = this.el;
+    master.pause();
+    follower.pause();
+    master.removeAttribute("src");
+    follower.removeAttribute("src");
+    master.load();
+  }
+
+  toggle() {
+    if (this.el.master.paused) this.play();
+    else this.el.master.pause();
+  }
+
+  play() {
+    return this.el.master.play().catch(() => {
+      /* autoplay refused or source gone; the controls stay usable */
+    });
+  }
+
+  seek(t) {
+    const { master } = this.el;
+    master.currentTime = Math.max(0, Math.min(t, master.duration || 0));
+    this._follow(true);
+    this._render();
+  }
+
+  _hasFollower() {
+    const { follower } = this.el;
+    return !follower.hidden && follower.getAttribute("src");
+  }
+
+  _onPlay() {
+    this.el.play.textContent = "Pause";
+    this.el.play.setAttribute("aria-pressed", "true");
+    this._follow(true);
+    if (this._hasFollower()) this.el.follower.play().catch(() => {});
+    const tick = () => {
+      this._follow(false);
+      this._render();
+      this._raf = requestAnimationFrame(tick);
+    };
+    cancelAnimationFrame(this._raf);
+    this._raf = requestAnimationFrame(tick);
+  }
+
+  _onPause() {
+    this.el.play.textContent = "Play";
+    this.el.play.setAttribute("aria-pressed", "false");
+    cancelAnimationFrame(this._raf);
+    if (this._hasFollower()) this.el.follower.pause();
+    this._follow(true);
+    this._render();
+  }
+
+  /** Keep the original on the master's clock; seek only when it drifted (seeking every frame stutters). */
+  _follow(force) {
+    if (!this._hasFollower()) return;
+    const { master, follower } = this.el;
+    const target = followerTime(master.currentTime, master.duration, follower.duration, this.mode);
+    if (!Number.isFinite(target)) return;
+    if (force || Math.abs(follower.currentTime - target) > MAX_DRIFT) follower.currentTime = target;
+    const atEnd = target >= (follower.duration || 0) - 0.02 && this.mode !== "loop" && this.mode !== "bounce";
+    if (!master.paused && follower.paused && !atEnd) follower.play().catch(() => {});
+  }
+
+  _render() {
+    const { master, seek, time } = this.el;
+    const duration = Number.isFinite(master.duration) ? master.duration : 0;
+    seek.max = duration.toFixed(2);
+    seek.value = master.currentTime.toFixed(2);
+    seek.setAttribute("aria-valuetext", `${formatClock(master.currentTime)} of ${formatClock(duration)}`);
+    time.textContent = `${formatClock(master.currentTime)} / ${formatClock(duration)}`;
+  }
+}
