@@ -80,9 +80,9 @@ class AssetField {
   }
 
   _describe(asset, file) {
-    const media = asset?.media || asset?.metadata || {};
+    const media = { ...(asset?.media || {}), ...(asset || {}) };
     const parts = [formatBytes(asset?.size ?? file.size)];
-    const duration = media.duration ?? media.duration_seconds ?? asset?.duration;
+    const duration = media.duration_seconds ?? media.duration;
     if (Number.isFinite(Number(duration)) && Number(duration) > 0) parts.push(formatSeconds(duration));
     if (media.width && media.height) parts.push(`${media.width}×${media.height}`);
     return parts.join(", ");
@@ -260,7 +260,7 @@ export class GenerationForm {
     if (x < 0 || y < 0 || x > natW || y > natH) return;
     $("speaker-x").value = Math.round(x);
     $("speaker-y").value = Math.round(y);
-    const fps = Number(this.visual.asset?.media?.fps) || 25;
+    const fps = Number(this.visual.asset?.fps ?? this.visual.asset?.media?.fps) || 25;
     $("speaker-frame").value = el.tagName === "VIDEO" ? Math.round(el.currentTime * fps) : 0;
     this._refreshState();
   }
