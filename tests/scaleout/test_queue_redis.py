@@ -121,7 +121,7 @@ def test_a_job_of_a_killed_worker_is_redelivered_to_another(queue: RedisJobQueue
             child.kill()
             child.wait()
     # The message was fetched but never acknowledged: it is still outstanding, not lost.
-    assert queue.outstanding_count() == 1
+    assert queue.outstanding_count() == 1 and queue.pending_count() == 0
     got: list[str] = []
     _run_until(queue, got.append, lambda: bool(got), seconds=60)
     assert got == ["survivor"]
