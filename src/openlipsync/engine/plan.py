@@ -1,9 +1,11 @@
 """Mouth plan: driving speech → target mouth shape per output frame (language-independent).
 
-``plan_mouth`` is the single entry point. It analyses the audio (features, voice activity), predicts
-opening/width from a generic prior, refines it with a person-specific model when a Calibration
-(the input video's own speech and measured mouth) is given, then shapes the trajectory in time:
-anticipation (lips lead the sound), smoothing, rest pose in silence, and temperature.
+``plan_mouth`` is the single entry point:
+1. analyse the audio (features, voice activity, pocketsphinx phone classes);
+2. predict a generic opening/width (``audio.prior``) and, when a Calibration is given, a
+   person-specific one (``audio.calibrate``), blended by how much the calibration can be trusted;
+3. shape it in time (``audio.dynamics``): anticipation, smoothing that keeps p/b/m closures crisp,
+   closed rest pose in silence, temperature scaling of the excursions.
 """
 
 from __future__ import annotations
@@ -11,40 +13,64 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from openlipsync.engine.audio.features import frame_features, to_analysis_rate
-from openlipsync.engine.audio.vad import speech_mask
+from openlipsync.engine.audio.analysis import analyse
+from openlipsync.engine.audio.calibrate import PersonModel, fit_person
+from openlipsync.engine.audio.dynamics import shape_trajectory
+from openlipsync.engine.audio.prior import REST_WIDTH, TYPICAL_OPEN, prior_openness, prior_width
 from openlipsync.engine.types import Calibration, MouthPlan
 
 log = logging.getLogger("openlipsync.engine.plan")
 
-# Generic speaking scale (inter-ocular units) used when nothing is known about the person.
-REST_OPENING = 0.0
-TYPICAL_MAX_OPENING = 0.22
-REST_WIDTH = 0.82
-
 
 def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
                calibration: Calibration | None = None, temperature: float = 0.5) -> MouthPlan:
-    """Target mouth opening/width for ``n_frames`` output frames driven by ``audio`` (sample 0 = frame 0)."""
-    n_frames = int(n_frames)
-    if n_frames <= 0:
+    """Target mouth opening/width for ``n_frames`` output frames driven by ``audio`` (sample 0 = frame 0).
+
+    ``audio`` is mono float32 at ``sr`` Hz; frames past its end are silence. ``calibration`` (the input
+    video's own speech and measured mouth) personalises timing and scale; ``temperature`` 0..1 scales
+    the excursions around the rest shape (0.5 = natural).
+    """
+    n = int(n_frames)
+    if n <= 0:
         empty = np.zeros(0, np.float32)
         return MouthPlan(float(fps), empty, empty.copy(), np.zeros(0, bool), empty.copy())
-    x = to_analysis_rate(audio, sr)
-    feats = frame_features(x, 16_000, fps, n_frames)
-    speech = speech_mask(x, feats, fps)
-    # STEP 0 prior: loudness above the noise floor, damped for fricative-like (high-tilt) frames.
-    e = feats.energy
-    ref = np.percentile(e[speech], 95) if speech.any() else 0.0
-    level = np.clip((e - (ref - 30.0)) / 30.0, 0, 1)
-    fric = np.clip((feats.tilt + 5.0) / 15.0, 0, 1)
-    raw = level * (1.0 - 0.7 * fric) * speech
-    raw = gaussian_filter1d(raw.astype(np.float64), 0.8)
-    scale = 0.5 + float(np.clip(temperature, 0, 1))
-    opening = (TYPICAL_MAX_OPENING * scale * raw).astype(np.float32)
-    width = np.full(n_frames, REST_WIDTH, np.float32)
-    closure = np.zeros(n_frames, np.float32)
-    opening[~speech] = REST_OPENING
-    return MouthPlan(float(fps), opening, width, speech.astype(bool), closure)
+    an = analyse(audio, sr, fps, n)
+    person = _fit(calibration)
+
+    generic = prior_openness(an.features, an.speech, an.phones)  # 0..1
+    width_offset = prior_width(an.phones, n)
+    if person is None:
+        opening = generic * TYPICAL_OPEN
+        width = REST_WIDTH + width_offset
+        rest_width, lead_s = REST_WIDTH, 0.06
+    else:
+        rng = person.range
+        opening = generic * rng.open_p95
+        width = rng.rest_width + width_offset * np.clip(rng.width_spread / 0.15, 0.3, 2.0)
+        rest_width, lead_s = rng.rest_width, 0.06
+        trust = person.trust()
+        if trust > 0 and person.opening is not None and person.width is not None:
+            x = an.design()
+            a, b = person.open_map
+            own_open = a * person.opening.predict(x) + b
+            own_width = person.width.predict(x)
+            opening = trust * own_open + (1 - trust) * opening
+            wt = trust * float(np.clip((person.width_r - 0.05) / 0.35, 0.0, 1.0))
+            width = wt * own_width + (1 - wt) * width
+            lead_s *= 1 - trust  # the person model learned its own timing through its context windows
+        log.debug("plan: calibration trust %.2f (r_cv %.2f, %.1f s speech)", trust, person.opening_r,
+                  person.speech_seconds)
+    closure = an.phones.closure if an.phones is not None else np.zeros(n, np.float32)
+    return shape_trajectory(opening, width, an.speech, closure, fps=float(fps), rest_width=rest_width,
+                            lead_s=lead_s, temperature=temperature)
+
+
+def _fit(calibration: Calibration | None) -> PersonModel | None:
+    if calibration is None:
+        return None
+    try:
+        return fit_person(calibration)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # a bad calibration must never fail the job
+        log.warning("calibration ignored: %s", exc)
+        return None

@@ -1,0 +1,110 @@
+"""Person-specific audio→mouth model fitted on the input video's own speech and measured mouth.
+
+A ridge regression from context-pooled acoustic + phone features (see ``context``) to the measured
+opening and width, with lambda chosen by blocked cross-validation. The cross-validated correlation
+is kept as the model's quality so the planner can decide how much to trust it over the prior.
+The person's own opening range (percentiles in speech) and rest width are kept for scaling.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from openlipsync.engine.audio.analysis import AudioAnalysis, analyse
+from openlipsync.engine.audio.ridge import RidgeModel, cv_ridge, fit_ridge
+from openlipsync.engine.types import Calibration
+
+log = logging.getLogger("openlipsync.engine.audio")
+
+MIN_SPEECH_SECONDS = 1.0  # less than this and the model is not worth fitting
+
+
+@dataclass(frozen=True)
+class PersonRange:
+    """The person's own mouth statistics (inter-ocular units)."""
+
+    open_p50: float  # median opening while speaking
+    open_p95: float  # a wide (but not extreme) opening while speaking
+    rest_opening: float  # median opening in silence (or a low percentile when there is none)
+    rest_width: float  # median width in silence (or overall)
+    width_spread: float  # p95 - p5 of width while speaking
+
+
+@dataclass(frozen=True)
+class PersonModel:
+    """Fitted calibration: predictors, quality and the person's range."""
+
+    opening: RidgeModel | None
+    width: RidgeModel | None
+    opening_r: float  # cross-validated Pearson r of opening on the calibration frames
+    width_r: float
+    speech_seconds: float
+    range: PersonRange
+    open_map: tuple[float, float]  # affine map (a, b): opening = a * ridge_output + b, undoing ridge shrinkage
+
+    def trust(self) -> float:
+        """0..1 weight of this model against the generic prior."""
+        quality = float(np.clip((self.opening_r - 0.05) / 0.35, 0.0, 1.0))
+        amount = float(np.clip(self.speech_seconds / 4.0, 0.0, 1.0))
+        return quality * amount if self.opening is not None else 0.0
+
+
+def person_range(cal: Calibration, speech: np.ndarray) -> PersonRange | None:
+    """Opening/width statistics of the calibration video, or None when too few frames were measured."""
+    s = cal.shapes
+    n = min(s.opening.size, speech.size)
+    valid = np.asarray(s.valid[:n], bool) & np.isfinite(s.opening[:n]) & np.isfinite(s.width[:n])
+    if valid.sum() < 10:
+        return None
+    op, wd, sp = s.opening[:n].astype(np.float64), s.width[:n].astype(np.float64), speech[:n]
+    talk, quiet = valid & sp, valid & ~sp
+    talk = talk if talk.sum() >= 10 else valid
+    rest_open = float(np.median(op[quiet])) if quiet.sum() >= 5 else float(np.percentile(op[valid], 5))
+    rest_width = float(np.median(wd[quiet])) if quiet.sum() >= 5 else float(np.median(wd[valid]))
+    p50, p95 = np.percentile(op[talk], [50, 95])
+    w5, w95 = np.percentile(wd[talk], [5, 95])
+    return PersonRange(float(p50), float(max(p95, 1e-3)), rest_open, rest_width, float(w95 - w5))
+
+
+def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None) -> PersonModel | None:
+    """Fit the person model, or None when the calibration has no usable measured frames."""
+    n = int(cal.shapes.opening.size)
+    if n < 10:
+        return None
+    an = analysis or analyse(cal.audio, cal.sr, cal.fps, n)
+    rng = person_range(cal, an.speech)
+    if rng is None:
+        return None
+    valid = np.asarray(cal.shapes.valid, bool) & np.isfinite(cal.shapes.opening) & np.isfinite(cal.shapes.width)
+    speech_seconds = float((an.speech & valid).sum() / cal.fps)
+    if speech_seconds < MIN_SPEECH_SECONDS:
+        log.info("calibration: %.1f s of measured speech, using the prior with the person's range", speech_seconds)
+        return PersonModel(None, None, 0.0, 0.0, speech_seconds, rng, (1.0, 0.0))
+    x = an.design()[valid]
+    # silence still teaches the model what "closed" sounds like, but speech frames matter most
+    w = np.where(an.speech[valid], 1.0, 0.3)
+    y_open = cal.shapes.opening[valid].astype(np.float64)
+    y_width = cal.shapes.width[valid].astype(np.float64)
+    lam_o, r_o, oof = cv_ridge(x, y_open, w)
+    lam_w, r_w, _ = cv_ridge(x, y_width, w)
+    open_model = fit_ridge(x, y_open, lam_o, w)
+    width_model = fit_ridge(x, y_width, lam_w, w)
+    open_map = _spread_map(oof[an.speech[valid]], y_open[an.speech[valid]])
+    log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g)",
+             speech_seconds, r_o, lam_o, r_w, lam_w)
+    return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map)
+
+
+def _spread_map(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Affine map matching the 10–90 % spread of the predictions to that of the truth (ridge shrinks)."""
+    if pred.size < 10:
+        return 1.0, 0.0
+    p10, p90 = np.percentile(pred, [10, 90])
+    t10, t90 = np.percentile(truth, [10, 90])
+    if p90 - p10 < 1e-6:
+        return 1.0, 0.0
+    a = float(np.clip((t90 - t10) / (p90 - p10), 0.5, 4.0))
+    return a, float(np.median(truth) - a * np.median(pred))

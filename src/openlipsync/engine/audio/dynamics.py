@@ -1,0 +1,76 @@
+"""Timing and shape of the mouth trajectory: anticipation, smoothing, closures, rest, temperature."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, shift
+
+from openlipsync.engine.types import MouthPlan
+
+SMOOTH_S = 0.025  # Gaussian σ of the opening/width smoothing (≈ 0.6 frame at 25 fps)
+ONSET_S = 0.08  # the mouth starts to move this long before speech starts…
+RELEASE_S = 0.12  # …and settles this long after it stops
+
+
+def temperature_gain(temperature: float) -> float:
+    """Excursion gain: 0 → 0.4 (subtle), 0.5 → 1.0 (natural), 1 → 1.6 (expressive)."""
+    return 0.4 + 1.2 * float(np.clip(temperature, 0.0, 1.0))
+
+
+def _lead(x: np.ndarray, frames: float) -> np.ndarray:
+    """x shifted ``frames`` earlier (linear interpolation, edge values held)."""
+    if abs(frames) < 1e-3:
+        return x
+    return shift(x.astype(np.float64), -frames, order=1, mode="nearest")
+
+
+def _envelope(speech: np.ndarray, fps: float) -> np.ndarray:
+    """0..1 talking envelope: 1 in speech, ramping over ONSET_S before and RELEASE_S after, 0 elsewhere."""
+    n = speech.size
+    env = speech.astype(np.float64)
+    on, off = max(1, int(round(ONSET_S * fps))), max(1, int(round(RELEASE_S * fps)))
+    idx = np.flatnonzero(speech)
+    if idx.size == 0:
+        return env
+    dist_next = np.full(n, np.inf)  # frames until the next speech frame
+    dist_prev = np.full(n, np.inf)  # frames since the last speech frame
+    nxt = np.searchsorted(idx, np.arange(n))
+    has_next = nxt < idx.size
+    dist_next[has_next] = idx[nxt[has_next]] - np.arange(n)[has_next]
+    prv = nxt - 1 + (idx[np.minimum(nxt, idx.size - 1)] == np.arange(n))
+    has_prev = prv >= 0
+    dist_prev[has_prev] = np.arange(n)[has_prev] - idx[prv[has_prev]]
+    ramp_in = np.clip(1 - dist_next / (on + 1), 0, 1)
+    ramp_out = np.clip(1 - dist_prev / (off + 1), 0, 1)
+    return np.maximum(env, np.maximum(ramp_in, ramp_out))
+
+
+def shape_trajectory(opening: np.ndarray, width: np.ndarray, speech: np.ndarray, closure: np.ndarray, *,
+                     fps: float, rest_width: float, lead_s: float, temperature: float) -> MouthPlan:
+    """Turn per-frame targets into the final plan (all arrays (n,), opening in inter-ocular units)."""
+    n = speech.size
+    lead = lead_s * fps
+    speech = speech.astype(bool)
+    opening = np.where(speech, np.maximum(opening, 0.0), 0.0)
+    opening = _lead(opening, lead)
+    width = _lead(np.where(speech, width, rest_width), lead)
+    sigma = SMOOTH_S * fps
+    if sigma > 0.2:
+        opening = gaussian_filter1d(opening, sigma, mode="nearest")
+        width = gaussian_filter1d(width, sigma, mode="nearest")
+    # bilabial closures are applied after smoothing so they stay crisp; a touch of spread keeps
+    # the approach to the closure from being a one-frame snap
+    clo = np.clip(_lead(np.asarray(closure, np.float64), lead), 0, 1) * speech
+    clo = np.clip(clo * 1.5, 0, 1)
+    clo = np.maximum(clo, 0.5 * np.maximum(np.roll(clo, 1), np.roll(clo, -1)))
+    opening = opening * (1.0 - clo)
+    env = _envelope(speech, fps)
+    opening = opening * env
+    width = rest_width + (width - rest_width) * env
+    gain = temperature_gain(temperature)
+    opening = np.maximum(opening * gain, 0.0)
+    width = rest_width + (width - rest_width) * gain
+    opening[env <= 0] = 0.0
+    width[env <= 0] = rest_width
+    return MouthPlan(float(fps), opening.astype(np.float32), width.astype(np.float32),
+                     speech.copy(), clo.astype(np.float32)[:n])
