@@ -85,6 +85,15 @@ def test_delete_prefix_removes_one_tenant_only(store: S3Storage) -> None:
     assert all(store.exists(tenant_key("tab", "outputs", f"f{i}")) for i in range(3))
 
 
+def test_delete_prefix_has_path_semantics(store: S3Storage) -> None:
+    for name in ("job1/out.mp4", "job1/thumb.jpg", "job10/out.mp4"):
+        store.put_bytes(tenant_key("t", "outputs", *name.split("/")), b"x")
+    store.put_bytes(tenant_key("t", "outputs", "job1"), b"exact")
+    assert store.delete_prefix(tenant_key("t", "outputs", "job1")) == 3
+    assert store.exists(tenant_key("t", "outputs", "job10", "out.mp4"))
+    assert store.delete_prefix(tenant_key("t", "nothing")) == 0
+
+
 def test_unsafe_keys_are_refused(store: S3Storage) -> None:
     for bad in ("../other/x", "/abs", "tenants//x", ""):
         with pytest.raises(ValueError):

@@ -156,17 +156,21 @@ class S3Storage:
         self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def delete_prefix(self, prefix: str) -> int:
-        """Delete every object under ``prefix`` in batches of 1000 (one request per batch)."""
-        full = self._key(prefix.rstrip("/")) + ("/" if prefix.endswith("/") else "")
+        """Delete the object ``prefix`` and everything under ``prefix/`` (path semantics, like the other
+        backends: ``outputs/job1`` never touches ``outputs/job10``), in batches of 1000."""
+        full = self._key(prefix.rstrip("/"))
         removed = 0
-        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
         batch: list[dict[str, str]] = []
-        for page in pages:
-            for obj in page.get("Contents", []):
-                batch.append({"Key": obj["Key"]})
-                if len(batch) == _DELETE_BATCH:
-                    removed += self._delete_batch(batch)
-                    batch = []
+        for listing in (full + "/", full):
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=listing)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    if listing == full and obj["Key"] != full:
+                        continue  # only the exact key on the second pass
+                    batch.append({"Key": obj["Key"]})
+                    if len(batch) == _DELETE_BATCH:
+                        removed += self._delete_batch(batch)
+                        batch = []
         if batch:
             removed += self._delete_batch(batch)
         return removed
