@@ -262,8 +262,16 @@ def good_cases() -> list[tuple[str, str, Callable[[Path], Path]]]:
         ("photo.jpg", "visual", lambda p: _jpeg_plain(p)),
         ("voice.wav", "audio", _wav),
         ("voice.mp3", "audio", _mp3),
+        ("cover.mp3", "audio", _mp3_with_cover),
         ("talk_audio.mp4", "audio", _video),
     ]
+
+
+def _mp3_with_cover(path: Path) -> Path:
+    _ffmpeg("-f", "lavfi", "-i", "sine=r=22050", "-f", "lavfi", "-i", "color=s=64x64", "-t", "2", "-frames:v", "1",
+            "-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic",
+            str(path))
+    return path
 
 
 def _jpeg_plain(path: Path) -> Path:

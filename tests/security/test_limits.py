@@ -11,6 +11,7 @@ from openlipsync.media.probe import MediaInfo
 from openlipsync.security.limits import (
     InputLimits,
     inspect_audio,
+    inspect_media,
     inspect_visual,
     reject_non_media,
     sniff_non_media,
@@ -37,6 +38,7 @@ def test_ordinary_input_passes(name: str, kind: str, make, tmp_path: Path) -> No
     path = make(tmp_path / name)
     info = (inspect_visual if kind == "visual" else inspect_audio)(path)
     assert info.size_bytes == path.stat().st_size
+    assert inspect_media(path) == info
 
 
 def test_case_names_and_codes_are_unique_and_cover_every_required_kind() -> None:

@@ -102,7 +102,9 @@ def probe(path: str | Path) -> MediaInfo:
     data = _ffprobe(path)
     fmt = data.get("format") or {}
     streams = data.get("streams") or []
-    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    # Cover art in mp3/m4a is a "video" stream with the attached_pic disposition: it is not the picture.
+    video = next((s for s in streams if s.get("codec_type") == "video"
+                  and not (s.get("disposition") or {}).get("attached_pic")), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
         raise UnreadableMediaError(f"{path.name}: no audio or video stream")

@@ -367,6 +367,20 @@ def inspect_audio(path: str | Path, limits: InputLimits | None = None) -> MediaI
     return info
 
 
+def inspect_media(path: str | Path, limits: InputLimits | None = None) -> MediaInfo:
+    """Every check that does not depend on the role (for assets uploaded before their use is known)."""
+    limits = limits or InputLimits()
+    path = Path(path)
+    info = _probe_checked(path, limits, visual=True)
+    if info.has_video:
+        validate_visual(info, limits)
+    if info.has_audio:
+        validate_audio(info, limits)
+    check_consistency(info, limits)
+    check_polyglot(info, limits)
+    return info
+
+
 def _probe_checked(path: Path, limits: InputLimits, *, visual: bool) -> MediaInfo:
     if path.is_file():
         check_file(path, limits, visual=visual)
