@@ -25,6 +25,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema of ``engine``'s database to ``revision`` (idempotent)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # API replicas and workers may all start at once: one migrates while the others wait on this
+            # transaction-scoped lock, then find the schema already at head.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72627173)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     log.info("database schema at %s", revision)
