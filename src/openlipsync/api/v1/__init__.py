@@ -1,0 +1,1 @@
+"""Native API routers (``/v1``)."""

@@ -1,0 +1,1 @@
+"""Sync API v2-compatible routers (``/v2``)."""
