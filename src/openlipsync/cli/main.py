@@ -123,6 +123,15 @@ def demo(output: Path, model: str, quiet: bool) -> None:
     click.echo(f"demo video: {output.resolve()}")
 
 
+from openlipsync.cli.keys_cmd import keys  # noqa: E402
+from openlipsync.cli.serve_cmd import serve  # noqa: E402
+from openlipsync.cli.worker_cmd import worker  # noqa: E402
+
+cli.add_command(serve)
+cli.add_command(worker)
+cli.add_command(keys)
+
+
 def main() -> None:
     cli()
 
