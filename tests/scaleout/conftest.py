@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,32 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"t-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    """URLs of a running scale-out stack, each made private to one test (queue name, key prefix)."""
+
+    database_url: str
+    queue_url: str
+    storage_url: str
+
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url, "QUEUE_URL": self.queue_url, "STORAGE_URL": self.storage_url}
+
+
+@pytest.fixture()
+def scaleout() -> ScaleOut:
+    """The services of ``scripts/services.sh`` (PostgreSQL, Redis, S3), or skip when not configured."""
+    db, queue, storage = (os.environ.get(k, "") for k in ("DATABASE_URL", "QUEUE_URL", "STORAGE_URL"))
+    if not (db.startswith("postgresql") and queue.startswith("redis://") and storage.startswith("s3://")):
+        pytest.skip("needs the scale-out services: eval \"$(scripts/services.sh start)\"")
+    tag = uuid.uuid4().hex[:10]
+    sep = "&" if "?" in queue else "?"
+    bucket_and_prefix, _, query = storage.partition("?")
+    return ScaleOut(
+        database_url=db,
+        # short heartbeat timeout: a killed worker's messages come back within seconds
+        queue_url=f"{queue}{sep}queue=jobs-{tag}&heartbeat_timeout=3",
+        storage_url=f"{bucket_and_prefix.rstrip('/')}/t-{tag}" + (f"?{query}" if query else ""),
+    )

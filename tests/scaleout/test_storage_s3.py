@@ -89,6 +89,8 @@ def test_delete_prefix_has_path_semantics(store: S3Storage) -> None:
     for name in ("job1/out.mp4", "job1/thumb.jpg", "job10/out.mp4"):
         store.put_bytes(tenant_key("t", "outputs", *name.split("/")), b"x")
     store.put_bytes(tenant_key("t", "outputs", "job1"), b"exact")
+    assert store.list_keys("tenants/t/outputs/job1") == ["tenants/t/outputs/job1/out.mp4",
+                                                         "tenants/t/outputs/job1/thumb.jpg"]
     assert store.delete_prefix(tenant_key("t", "outputs", "job1")) == 3
     assert store.exists(tenant_key("t", "outputs", "job10", "out.mp4"))
     assert store.delete_prefix(tenant_key("t", "nothing")) == 0

@@ -155,6 +155,13 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Keys (as the protocol names them) of every object under ``prefix/``, sorted."""
+        full = self._key(prefix.rstrip("/")) + "/"
+        strip = len(self.location.prefix) + 1 if self.location.prefix else 0
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+        return sorted(obj["Key"][strip:] for page in pages for obj in page.get("Contents", []))
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete the object ``prefix`` and everything under ``prefix/`` (path semantics, like the other
         backends: ``outputs/job1`` never touches ``outputs/job10``), in batches of 1000."""
