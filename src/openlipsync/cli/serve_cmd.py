@@ -30,9 +30,11 @@ data_dir_option = click.option("--data-dir", type=click.Path(path_type=Path, fil
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
 @click.option("--workers", "concurrency", type=click.IntRange(0, 64), default=None,
               help="Jobs run at once in this process (0 = API only; run `openlipsync worker` elsewhere).")
+@click.option("--no-worker", is_flag=True,
+              help="API only (same as --workers 0): jobs run in `openlipsync worker` processes elsewhere.")
 @config_option
 @data_dir_option
-def serve(host: str | None, port: int | None, concurrency: int | None, config: Path | None,
+def serve(host: str | None, port: int | None, concurrency: int | None, no_worker: bool, config: Path | None,
           data_dir: Path | None) -> None:
     """Start the API (/v1, Sync-compatible /v2, docs at /docs), the web studio and a worker.
 
@@ -54,7 +56,7 @@ def serve(host: str | None, port: int | None, concurrency: int | None, config: P
         click.secho("Created a first API key (shown once; manage keys with `openlipsync keys`):", fg="green")
         click.echo(f"  API key:        {created.key}")
         click.echo(f"  webhook secret: {created.webhook_secret}")
-    n = settings.worker_concurrency if concurrency is None else concurrency
+    n = 0 if no_worker else settings.worker_concurrency if concurrency is None else concurrency
     app = create_app(settings, platform=platform, embedded_worker=n > 0, worker_concurrency=n or None)
     logging.getLogger("openlipsync").setLevel(logging.INFO)
     click.echo(f"openlipsync on http://{settings.host}:{settings.port}  (docs: /docs, data: {settings.data_dir}, "
