@@ -1,21 +1,43 @@
 """Orchestration of one run: stream source frames through the engine stages into the encoder.
 
-Owns I/O ordering (decode → analyse → plan → render → blend → encode); the stages themselves live in
-``openlipsync.engine`` and are pure.
+Pass 1 (analysis) decodes the source once, tracks the face and collects the mouth library, keeping
+only landmarks and small crops. The audio is planned into a mouth shape per output frame. Pass 2
+decodes again in output order (``Timeline.source_index``), edits frames that have a usable face, and
+streams them to the encoder. Memory stays flat in the video length.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from openlipsync.media import FrameWriter, iter_frames
+from openlipsync.engine import mesh
+from openlipsync.engine.library import LibraryBuilder, MouthLibrary
+from openlipsync.engine.render_retrieval import RetrievalRenderer
+from openlipsync.engine.render_warp import WarpRenderer
+from openlipsync.engine.report import build_report, speech_envelope
+from openlipsync.engine.selection import select_mouths
+from openlipsync.engine.tracking import FaceTrack, FaceTracker
+from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
+from openlipsync.errors import LipSyncError, NoFaceError
+from openlipsync.media import FrameWriter, iter_frames, load_audio
+from openlipsync.media.audio import SAMPLE_RATE
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline
-from openlipsync.options import LipSyncOptions, LipSyncResult, ProgressCallback, SyncReport
+from openlipsync.options import LipSyncOptions, LipSyncResult, Model, ProgressCallback
+
+log = logging.getLogger("openlipsync.pipeline")
+
+FRAME_CACHE_BYTES = 192 * 1024 * 1024  # decoded frames kept for bounce/loop re-reads
+# Tiers above lipsync-2-pro are not distinct engines yet; they use the lipsync-2-pro renderer.
+RETRIEVAL_TIERS = {Model.LIPSYNC_2: False, Model.LIPSYNC_2_PRO: True, Model.SYNC_3: True, Model.REACT_1: True}
 
 
 @dataclass(frozen=True)
@@ -33,17 +55,219 @@ class RunInputs:
     edit_weight: np.ndarray | None = None
 
 
+class _Clock:
+    """Accumulates wall time per stage name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - t0)
+
+    def add(self, stage: str, dt: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+
+    def timed(self, it: Iterator[np.ndarray], stage: str) -> Iterator[np.ndarray]:
+        """Wrap an iterator, charging the time spent producing each item to ``stage``."""
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                self.add(stage, time.perf_counter() - t0)
+                return
+            self.add(stage, time.perf_counter() - t0)
+            yield item
+
+
+class _SourceFrames:
+    """Source frame ``k`` on demand, decoding forward and re-decoding (never holding the whole video)
+    when the timeline goes backwards (bounce) or restarts (loop)."""
+
+    def __init__(self, info: MediaInfo, n_frames: int, clock: _Clock) -> None:
+        self.info, self.n, self.clock = info, max(1, n_frames), clock
+        frame_bytes = max(1, info.width * info.height * 3)
+        self.capacity = max(2, min(self.n, FRAME_CACHE_BYTES // frame_bytes))
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._it: Iterator[np.ndarray] | None = None
+        self._pos = 0
+
+    def _restart(self, start: int) -> None:
+        if self._it is not None:
+            self._it.close()  # type: ignore[attr-defined]
+        self._it = self.clock.timed(iter_frames(self.info, start_frame=start), "decode")
+        self._pos = start
+
+    def get(self, k: int) -> np.ndarray:
+        k = int(min(max(k, 0), self.n - 1))
+        if k in self._cache:
+            self._cache.move_to_end(k)
+            return self._cache[k]
+        if self._it is None or k < self._pos:
+            self._restart(max(0, k - self.capacity + 1) if self._it is not None else 0)
+        assert self._it is not None
+        frame = None
+        while self._pos <= k:
+            frame = next(self._it, None)
+            if frame is None:  # fewer frames than probed: hold the last one
+                self.n = max(1, self._pos)
+                return self._cache[next(reversed(self._cache))] if self._cache else self.get(self.n - 1)
+            self._cache[self._pos] = frame
+            self._pos += 1
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        assert frame is not None
+        return frame
+
+    def close(self) -> None:
+        if self._it is not None:
+            self._it.close()  # type: ignore[attr-defined]
+        self._cache.clear()
+
+
+def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallback,
+            library: LibraryBuilder | None) -> FaceTrack:
+    """Pass 1: track faces over every source frame; feed the mouth library."""
+    tracker = FaceTracker(fps, info.width, info.height)
+    total = max(1, info.frame_count)
+    for i, frame in enumerate(clock.timed(iter_frames(info), "decode")):
+        with clock("track"):
+            faces = tracker.update(frame)
+        if library is not None:
+            with clock("library"):
+                library.offer(i, frame, faces)
+        progress("analyse", min(1.0, (i + 1) / total))
+    with clock("track"):
+        return tracker.finish()
+
+
+def measured_shapes(track: FaceTrack) -> MouthShapes:
+    """Mouth opening/width of every source frame (0 where unusable)."""
+    lm = np.nan_to_num(track.landmarks)
+    ok = track.valid
+    opening = np.where(ok, mesh.mouth_opening(lm), 0.0).astype(np.float32)
+    width = np.where(ok, mesh.mouth_width(lm), 0.0).astype(np.float32)
+    return MouthShapes(np.nan_to_num(opening), np.nan_to_num(width), ok.copy())
+
+
+def calibration_for(info: MediaInfo, track: FaceTrack, fps: float) -> Calibration | None:
+    """The input video's own speech and mouth, when it has an audio track."""
+    if info.is_image or not info.has_audio or track.valid.sum() < 2 * fps:
+        return None
+    try:
+        own = load_audio(info)
+    except LipSyncError as exc:
+        log.warning("cannot read the video's own audio for calibration: %s", exc)
+        return None
+    return Calibration(own, SAMPLE_RATE, fps, measured_shapes(track))
+
+
+def plan(inputs: RunInputs, calibration: Calibration | None) -> MouthPlan:
+    """Target mouth per output frame (engine.plan, owned by the audio stage)."""
+    from openlipsync.engine.plan import plan_mouth
+
+    tl = inputs.timeline
+    return plan_mouth(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count, calibration=calibration,
+                      temperature=inputs.options.temperature)
+
+
+def _renderer(model: Model, library: MouthLibrary | None) -> tuple[WarpRenderer | RetrievalRenderer, str]:
+    if model in RETRIEVAL_TIERS and library is not None and library.usable:
+        return RetrievalRenderer(library, pro=RETRIEVAL_TIERS[model]), "retrieval"
+    return WarpRenderer(), "warp"
+
+
 def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
-    """Produce the output video. (Placeholder pass-through until the engine lands.)"""
-    t0 = time.perf_counter()
-    tl, vis = inputs.timeline, inputs.visual
-    frames = [f for f in iter_frames(vis)]
-    with FrameWriter(inputs.output, width=vis.width, height=vis.height, fps=tl.fps,
-                     audio=inputs.output_audio, crf=inputs.options.crf, preset=inputs.options.preset,
-                     color_matrix=vis.color_matrix) as writer:
-        for i, src in enumerate(tl.source_index):
-            writer.write(frames[min(int(src), len(frames) - 1)])
-            progress("render", (i + 1) / tl.frame_count)
-    report = SyncReport(None, 0.0, tl.frame_count, 0, tl.frame_count, {"engine_not_implemented": tl.frame_count})
+    """Produce the output video and its sync report."""
+    t_start = time.perf_counter()
+    clock = _Clock()
+    tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
+    src_fps = vis.fps if vis.fps > 0 else tl.fps
+    wants_library = opts.model in RETRIEVAL_TIERS and not vis.is_image
+    builder = LibraryBuilder(src_fps) if wants_library else None
+    track = analyse(vis, src_fps, clock, progress, builder)
+    if not track.valid.any():
+        reasons = sorted({r for r in track.reason if r})
+        raise NoFaceError(f"{vis.path.name}: no usable face in any frame ({', '.join(reasons) or 'no_face'})")
+    with clock("audio"):
+        calibration = calibration_for(vis, track, src_fps)
+    with clock("plan"):
+        mouth_plan = plan(inputs, calibration)
+    library = builder.finish(track) if builder is not None else None
+    renderer, kind = _renderer(opts.model, library)
+    notes = [f"renderer={kind}", f"model={opts.model.value}"]
+    if opts.model in (Model.SYNC_3, Model.REACT_1):
+        notes.append(f"{opts.model.value} currently renders like lipsync-2-pro")
+    src_index = np.minimum(tl.source_index, track.frame_count - 1)
+    picks = None
+    if isinstance(renderer, RetrievalRenderer):
+        with clock("select"):
+            picks = select_mouths(renderer.library, mouth_plan, track.pose[src_index], track.valid[src_index])
+    edited, reasons, rendered_open = _render_pass(inputs, track, mouth_plan, renderer, picks, clock, progress)
+    clock.add("render", renderer.times.render)
+    clock.add("blend", renderer.times.blend)
+    env = speech_envelope(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count)
+    report = build_report(tl.frame_count, edited, reasons, env, rendered_open,
+                          int(track.face_count.max(initial=0)), tuple(notes))
+    stage = dict(clock.seconds)
+    stage["total"] = time.perf_counter() - t_start
     return LipSyncResult(inputs.output, tl.duration, tl.frame_count, tl.fps, vis.width, vis.height, report,
-                         {"total": time.perf_counter() - t0})
+                         stage)
+
+
+def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
+                 renderer: WarpRenderer | RetrievalRenderer, picks: np.ndarray | None, clock: _Clock,
+                 progress: ProgressCallback) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Pass 2: decode in output order, edit frames with a usable face, encode. Returns per output frame
+    (edited?, pass-through reason, rendered mouth opening)."""
+    tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
+    n = tl.frame_count
+    edited = np.zeros(n, bool)
+    reasons = [""] * n
+    rendered = np.zeros(n, np.float32)
+    frames = _SourceFrames(vis, track.frame_count, clock)
+    try:
+        with FrameWriter(inputs.output, width=vis.width, height=vis.height, fps=tl.fps,
+                         audio=inputs.output_audio, crf=opts.crf, preset=opts.preset,
+                         color_matrix=vis.color_matrix) as writer:
+            for i in range(n):
+                s = int(min(tl.source_index[i], track.frame_count - 1))
+                frame = frames.get(s)
+                out = frame
+                weight = 1.0 if inputs.edit_weight is None else float(inputs.edit_weight[i])
+                if weight <= 0.0:
+                    reasons[i] = "outside_segments"
+                elif track.valid[s]:
+                    lm = track.landmarks[s]
+                    if picks is not None and isinstance(renderer, RetrievalRenderer):
+                        out, rendered[i] = renderer.render(frame, lm, track.pose[s], int(picks[i]), i)
+                    else:
+                        assert isinstance(renderer, WarpRenderer)
+                        op, wd = float(mouth_plan.opening[i]), float(mouth_plan.width[i])
+                        out = renderer.render(frame, lm, op, wd)
+                        rendered[i] = op
+                    if weight < 1.0:
+                        out = _mix(frame, out, weight)
+                        rendered[i] *= weight
+                    edited[i] = True
+                else:
+                    reasons[i] = str(track.reason[s])
+                with clock("encode"):
+                    writer.write(out)
+                progress("render", (i + 1) / n)
+    finally:
+        frames.close()
+    return edited, reasons, rendered
+
+
+def _mix(original: np.ndarray, edited: np.ndarray, weight: float) -> np.ndarray:
+    """Partial edit at segment edges; unchanged pixels stay byte-identical."""
+    diff = np.any(original != edited, axis=2)
+    out = original.copy()
+    out[diff] = np.clip(original[diff] * (1 - weight) + edited[diff] * weight + 0.5, 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,96 @@
+"""Compositing: feathered masks that follow the face, alpha and multi-band blending, colour matching."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def polygon_mask(poly: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Filled polygon as float32 {0,1} of shape ``size`` (h, w); ``poly`` in ROI pixel coordinates."""
+    mask = np.zeros(size, np.uint8)
+    cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1, lineType=cv2.LINE_AA, shift=4)
+    return mask.astype(np.float32)
+
+
+def feather(mask: np.ndarray, sigma: float, *, inside: bool = True) -> np.ndarray:
+    """Soft edge of width ~2σ. ``inside=True`` keeps the result zero outside the original mask (the
+    feather eats inwards), so nothing outside the polygon can change."""
+    if sigma <= 0.3:
+        return mask
+    if inside:
+        k = max(1, int(round(2 * sigma)))
+        mask_in = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        soft = cv2.GaussianBlur(mask_in, (0, 0), sigma)
+        return np.minimum(soft, mask)
+    return cv2.GaussianBlur(mask, (0, 0), sigma)
+
+
+def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``base*(1-α) + top*α`` as uint8; pixels with α == 0 are returned byte-identical."""
+    a = alpha[..., None].astype(np.float32)
+    out = base.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    untouched = alpha <= 0
+    out[untouched] = base[untouched]
+    return out
+
+
+def match_colour(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, *, max_gain: float = 1.25
+                 ) -> np.ndarray:
+    """Shift ``patch`` so its mean/contrast in Lab equals ``ref``'s over ``weight`` (float32 h×w).
+
+    Reinhard et al. 2001 colour transfer restricted to a ring of skin, so lighting changes between the
+    library frame and the current frame do not show as a patch.
+    """
+    w = weight.astype(np.float32)
+    total = float(w.sum())
+    if total < 8:
+        return patch
+    lab_p = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab_r = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
+    wn = (w / total)[..., None]
+    mu_p, mu_r = (lab_p * wn).sum((0, 1)), (lab_r * wn).sum((0, 1))
+    sd_p = np.sqrt(((lab_p - mu_p) ** 2 * wn).sum((0, 1))) + 1e-3
+    sd_r = np.sqrt(((lab_r - mu_r) ** 2 * wn).sum((0, 1))) + 1e-3
+    gain = np.clip(sd_r / sd_p, 1 / max_gain, max_gain)
+    gain[1:] = 1.0  # chroma: shift only (lip colour must not be stretched)
+    out = (lab_p - mu_p) * gain + mu_r
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def shading_match(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Low-frequency correction: add the smooth difference ref−patch measured where ``weight`` is high
+    (normalised convolution), so gradients of light across the mouth region follow the current frame."""
+    w = weight.astype(np.float32)
+    diff = (ref.astype(np.float32) - patch.astype(np.float32)) * w[..., None]
+    num = cv2.GaussianBlur(diff, (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)[..., None]
+    corr = num / np.maximum(den, 1e-3)
+    corr *= np.clip(den / max(float(den.max()), 1e-3) * 4, 0, 1)  # fade where no evidence
+    return np.clip(patch.astype(np.float32) + corr, 0, 255).astype(np.uint8)
+
+
+def laplacian_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray, levels: int = 4) -> np.ndarray:
+    """Multi-band blend (Burt & Adelson 1983): low frequencies mix over wide transitions, fine detail over
+    narrow ones, so the seam disappears without blurring the teeth. Exact where ``alpha`` == 0."""
+    h, w = alpha.shape
+    levels = max(1, min(levels, int(np.log2(max(4, min(h, w)))) - 2))
+    a, b = base.astype(np.float32), top.astype(np.float32)
+    m = alpha.astype(np.float32)
+    ga, gb, gm = [a], [b], [m]
+    for _ in range(levels):
+        ga.append(cv2.pyrDown(ga[-1]))
+        gb.append(cv2.pyrDown(gb[-1]))
+        gm.append(cv2.pyrDown(gm[-1]))
+    out = ga[-1] * (1 - gm[-1][..., None]) + gb[-1] * gm[-1][..., None]
+    for lev in range(levels - 1, -1, -1):
+        size = (ga[lev].shape[1], ga[lev].shape[0])
+        la = ga[lev] - cv2.pyrUp(ga[lev + 1], dstsize=size)
+        lb = gb[lev] - cv2.pyrUp(gb[lev + 1], dstsize=size)
+        mk = gm[lev][..., None]
+        out = cv2.pyrUp(out, dstsize=size) + la * (1 - mk) + lb * mk
+    res = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    untouched = alpha <= 0
+    res[untouched] = base[untouched]
+    return res

@@ -1,0 +1,67 @@
+"""Synthetic mouth interior for photos and short clips: dark cavity, upper-teeth band, tongue hint.
+
+Used when the target opening exceeds what the source pixels show (the warp would otherwise stretch
+the lip line into a smear). Colours are derived from the current frame so the interior matches the
+lighting: the cavity is a dark version of the lip colour, the teeth a desaturated bright tone.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import blend
+
+
+def _curve_mask(upper: np.ndarray, thickness: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Band below the polyline ``upper`` (k,2) whose thickness varies per point."""
+    lower = upper + np.stack([np.zeros_like(thickness), thickness], axis=1)
+    poly = np.concatenate([upper, lower[::-1]])
+    return blend.polygon_mask(poly, size)
+
+
+def lip_colour(roi: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Mean RGB of the lips (between the outer and inner contour)."""
+    size = roi.shape[:2]
+    ring = blend.polygon_mask(outer, size) * (1 - blend.polygon_mask(inner, size))
+    if ring.sum() < 4:
+        return np.array([150.0, 80.0, 80.0])
+    return (roi.reshape(-1, 3) * ring.reshape(-1, 1)).sum(0) / ring.sum()
+
+
+def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray, open_px: float,
+                    d: float, lips: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Paint a mouth interior into ``roi`` inside the inner-lip polygon ``inner`` (ROI coordinates).
+
+    ``upper_inner``: the upper inner-lip polyline (corner to corner); ``lips``: mean lip RGB;
+    ``where`` (h×w float in [0, 1]) limits the painting to pixels the source cannot provide.
+    """
+    if open_px < 1.0 or float(where.max()) <= 0:
+        return roi
+    size = roi.shape[:2]
+    hole = blend.polygon_mask(inner, size)
+    if hole.sum() < 3:
+        return roi
+    ys, xs = np.nonzero(hole)
+    cx, cy = xs.mean(), ys.mean()
+    half_w = max(np.ptp(upper_inner[:, 0]) / 2, 1.0)
+    # cavity: dark lip tone, darkest at the back (centre), lighter near the lips
+    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
+    r = np.sqrt(((xx - cx) / half_w) ** 2 + ((yy - cy) / max(open_px / 2, 1.0)) ** 2)
+    shade = np.clip(0.16 + 0.22 * r, 0.16, 0.42)[..., None]
+    cavity = lips[None, None, :] * shade
+    # tongue hint: a slightly lighter, redder mass in the lower half when wide open
+    tongue_w = np.clip((yy - cy) / max(open_px / 2, 1.0), 0, 1) * np.clip(1 - np.abs(xx - cx) / half_w, 0, 1)
+    tongue = lips[None, None, :] * np.array([0.55, 0.32, 0.32])
+    cavity = cavity * (1 - 0.5 * tongue_w[..., None]) + tongue * 0.5 * tongue_w[..., None]
+    # upper teeth: a band hanging from the upper inner lip, fading towards the corners
+    bright = np.percentile(roi.reshape(-1, 3).mean(1), 97)
+    tooth = np.array([0.93, 0.91, 0.86]) * min(235.0, 0.95 * bright + 10)
+    u = (upper_inner[:, 0] - cx) / half_w
+    thick = np.minimum(0.42 * open_px, 0.11 * d) * np.clip(1 - u**2, 0, 1) ** 0.5
+    teeth = cv2.GaussianBlur(_curve_mask(upper_inner, thick, size), (0, 0), max(0.6, d * 0.006))
+    teeth *= np.clip(1.2 - np.abs(xx - cx) / half_w, 0, 1)
+    interior = cavity * (1 - teeth[..., None]) + tooth * teeth[..., None]
+    soft = cv2.GaussianBlur(where.astype(np.float32), (0, 0), max(0.6, d * 0.01))
+    alpha = blend.feather(hole, max(0.6, d * 0.008)) * np.clip(soft * 1.5, 0, 1)
+    return blend.alpha_blend(roi, np.clip(interior, 0, 255), alpha)

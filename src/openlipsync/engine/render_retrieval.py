@@ -1,0 +1,82 @@
+"""lipsync-2 / lipsync-2-pro tiers: show the speaker's own mouth from the library.
+
+Per output frame: place the chosen library mouth on the current face (its canonical crop mapped back
+through the frame's similarity), move lips and jaw of the current frame to that mouth's landmarks
+(so chin and cheeks agree with the pasted lips), colour-correct the patch to the current frame on a
+ring of skin, and blend it through a feathered mask that follows the lips. lipsync-2-pro adds a smooth
+shading correction and a multi-band (Laplacian) blend.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import blend, geometry, mesh
+from openlipsync.engine.library import MouthLibrary
+from openlipsync.engine.render_warp import RenderTimes, layered_warp, lower_face_region, skip_interior
+
+
+@dataclass
+class RetrievalRenderer:
+    """Renders library mouths onto frames. ``pro`` selects the better (slower) blending."""
+
+    library: MouthLibrary
+    pro: bool = False
+    times: RenderTimes = field(default_factory=RenderTimes)
+    _prev: tuple[int, int] | None = None  # (output index, entry) of the last rendered frame
+
+    def _patch(self, entry: int, m_frame_to_canon: np.ndarray, offset: np.ndarray, size: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The entry's crop warped into ROI coordinates, and where it has data."""
+        inv = mesh.invert_affine(m_frame_to_canon)
+        inv[:, 2] -= offset
+        h, w = size
+        crop = self.library.crops[entry]
+        patch = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        cover = cv2.warpAffine(np.ones(crop.shape[:2], np.float32), inv, (w, h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        return patch, cover
+
+    def render(self, frame: np.ndarray, lm: np.ndarray, pose: np.ndarray, entry: int, t: int
+               ) -> tuple[np.ndarray, float]:
+        """A copy of ``frame`` showing library mouth ``entry``; also returns the rendered opening."""
+        t0 = time.perf_counter()
+        lib = self.library
+        m = lib.canon.to_canon(lm)
+        inv = mesh.invert_affine(m)
+        lips_dst = mesh.apply_affine(inv, lib.lm[entry][mesh.IDX["LIP_POINTS"]]).astype(np.float32)
+        dst_lm = geometry.move_lips(lm, lips_dst)
+        region = lower_face_region(lm, frame.shape[:2])
+        x0, y0, x1, y1 = region.box
+        roi = frame[y0:y1, x0:x1]
+        size = roi.shape[:2]
+        cur_open = float(mesh.mouth_opening(lm))
+        opening = float(lib.opening[entry])
+        closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
+        base, _gap = layered_warp(roi, skip_interior(lm, closing), dst_lm, region)
+        patch, cover = self._patch(entry, m, region.offset, size)
+        d = region.d
+        outer = dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset
+        lips = blend.polygon_mask(outer, size)
+        k = max(3, int(round(0.16 * d)) | 1)
+        grown = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        alpha = cv2.GaussianBlur(grown, (0, 0), max(1.0, 0.06 * d)) * np.clip(cover * 2 - 1, 0, 1)
+        ring = np.clip(alpha - lips, 0, 1) * (alpha > 0.05)
+        if self.pro:
+            patch = blend.match_colour(patch, base, ring)
+            patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
+        else:
+            patch = blend.match_colour(patch, base, ring)
+        t1 = time.perf_counter()
+        blend_fn = blend.laplacian_blend if self.pro else blend.alpha_blend
+        mouth = blend_fn(base, patch, alpha)
+        out = frame.copy()
+        out[y0:y1, x0:x1] = blend.alpha_blend(roi, mouth, region.mask)
+        self.times.render += t1 - t0
+        self.times.blend += time.perf_counter() - t1
+        self._prev = (t, entry)
+        return out, opening

@@ -1,0 +1,172 @@
+"""lipsync-1.9 tier: reshape the speaker's mouth by warping lips and jaw, synthesise the interior.
+
+Per frame: move the lip landmarks to the target opening/width (jaw and chin follow), warp the lower
+face piecewise-affinely on its ROI only, paint a mouth interior where the mouth opens wider than the
+source shows, and blend back through a feathered mask shaped like the lower face.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from openlipsync.engine import blend, geometry, interior, mesh, warp
+
+
+@dataclass
+class RenderTimes:
+    """Seconds spent in the render (geometry, warp, texture) and blend (compositing) steps."""
+
+    render: float = 0.0
+    blend: float = 0.0
+
+
+@dataclass
+class Region:
+    """The lower-face ROI of one frame: box, control points and feathered mask (ROI coordinates)."""
+
+    box: tuple[int, int, int, int]
+    offset: np.ndarray
+    poly: np.ndarray
+    mask: np.ndarray
+    d: float
+
+
+def lower_face_region(lm: np.ndarray, shape: tuple[int, int]) -> Region:
+    """The editable lower-face region of a frame with landmarks ``lm``."""
+    poly = geometry.lower_face_polygon(lm)
+    box = warp.roi_box(poly, shape, margin=2)
+    offset = np.array(box[:2], np.float32)
+    size = (box[3] - box[1], box[2] - box[0])
+    d = float(mesh.interocular(lm))
+    mask = blend.feather(blend.polygon_mask(poly - offset, size), max(1.0, 0.05 * d))
+    return Region(box, offset, poly - offset, mask, d)
+
+
+def warp_region(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Region,
+                exclude: np.ndarray | None = None) -> np.ndarray:
+    """Warp the ROI so landmarks ``lm`` move to ``dst_lm`` (mesh points ``exclude`` do not take part);
+    the region outline stays fixed."""
+    face = np.ones(468, bool)
+    if exclude is not None:
+        face[exclude] = False
+    src = lm[:468][face] - region.offset
+    dst = dst_lm[:468][face] - region.offset
+    h, w = roi.shape[:2]
+    keep = blend_inside(region, dst)
+    ctrl_dst = np.concatenate([dst[keep], region.poly])
+    ctrl_src = np.concatenate([src[keep], region.poly])
+    map_x, map_y = warp.backward_maps(ctrl_dst, ctrl_src, (h, w))
+    return warp.remap(roi, map_x, map_y)
+
+
+def _extend(curve: np.ndarray, w: int, h: int, across: np.ndarray, below: bool) -> np.ndarray:
+    """Close a corner-to-corner curve into a polygon covering everything above (or below) it."""
+    left = curve[0] - across * 4 * w
+    right = curve[-1] + across * 4 * w
+    far = 4.0 * (h + w)
+    edge_y = far if below else -far
+    return np.concatenate([[left], curve, [right], [[right[0], edge_y]], [[left[0], edge_y]]])
+
+
+def layered_warp(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Region
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Warp upper and lower face separately and join them inside the mouth.
+
+    The upper layer carries the upper lip and upper teeth (fixed to the skull), the lower layer the lower
+    lip, lower teeth and jaw. Each layer shows at most half of the source gap next to its lip, so
+    nothing is duplicated; returns (image, gap mask) where the gap mask marks mouth interior that
+    neither layer can show (to be synthesised).
+    """
+    h, w = roi.shape[:2]
+    across, down = mesh.face_axes(lm)
+    upper = warp_region(roi, lm, dst_lm, region, exclude=mesh.IDX["LOWER_LIP"])
+    lower = warp_region(roi, lm, dst_lm, region, exclude=mesh.IDX["UPPER_LIP"])
+    up_i, lo_i = mesh.IDX["LIPS_INNER_UPPER"], mesh.IDX["LIPS_INNER_LOWER"]
+    src_gap = np.maximum((lm[lo_i] - lm[up_i]) @ down, 0.0)
+    dst_u, dst_l = dst_lm[up_i] - region.offset, dst_lm[lo_i] - region.offset
+    dst_gap = np.maximum((dst_l - dst_u) @ down, 0.0)
+    half = np.minimum(src_gap, dst_gap) / 2
+    split_u = dst_u + np.outer(half, down)
+    split_l = dst_l - np.outer(half, down)
+    above = blend.polygon_mask(_extend(split_u, w, h, across, below=False), (h, w))
+    below = blend.polygon_mask(_extend(split_l, w, h, across, below=True), (h, w))
+    below = np.minimum(below, 1.0 - above)
+    # beyond the mouth corners the two layers agree closely; join them softly there
+    out = upper.astype(np.float32) * above[..., None] + lower.astype(np.float32) * below[..., None]
+    gap = np.clip(1.0 - above - below, 0.0, 1.0)
+    out += (upper.astype(np.float32) * 0.5 + lower.astype(np.float32) * 0.5) * gap[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), gap
+
+
+def blend_inside(region: Region, pts: np.ndarray) -> np.ndarray:
+    """Which points lie inside the region's mask (nonzero alpha)."""
+    h, w = region.mask.shape
+    xi = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
+    return region.mask[yi, xi] > 0
+
+
+def skip_interior(lm: np.ndarray, closing: float) -> np.ndarray:
+    """Source landmarks with the inner lips pulled into the lips by ``closing`` (0..1).
+
+    When the mouth closes, the warp then samples lip tissue on both sides of the meeting line instead of
+    squashing the teeth into a crumpled line."""
+    if closing <= 0:
+        return lm
+    _, down = mesh.face_axes(lm)
+    out = lm.copy()
+    for inner, outer, sign in ((mesh.IDX["LIPS_INNER_UPPER"], mesh.IDX["LIPS_OUTER_UPPER"], -1.0),
+                               (mesh.IDX["LIPS_INNER_LOWER"], mesh.IDX["LIPS_OUTER_LOWER"], 1.0)):
+        thick = np.abs((lm[outer] - lm[inner]) @ down)
+        out[inner] = lm[inner] + np.outer(sign * closing * 0.35 * thick, down)
+    return out
+
+
+def draw_seam(warped: np.ndarray, dst: np.ndarray, roi: np.ndarray, src: np.ndarray, closing: float
+              ) -> np.ndarray:
+    """The thin dark line where closed lips meet (a darker lip tone), faded in with ``closing``."""
+    import cv2
+
+    lips = interior.lip_colour(roi, src[mesh.IDX["LIPS_OUTER"]], src[mesh.IDX["LIPS_INNER"]])
+    line = (dst[mesh.IDX["LIPS_INNER_UPPER"]] + dst[mesh.IDX["LIPS_INNER_LOWER"]]) / 2
+    mask = np.zeros(warped.shape[:2], np.float32)
+    cv2.polylines(mask, [np.round(line * 16).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, shift=4)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.7) * (0.55 * (closing - 0.5) * 2)
+    dark = np.broadcast_to((lips * 0.45).astype(np.float32), warped.shape)
+    return blend.alpha_blend(warped, dark, mask)
+
+
+@dataclass
+class WarpRenderer:
+    """Renders target mouth shapes by warping the current frame (no library needed: works on photos)."""
+
+    times: RenderTimes = field(default_factory=RenderTimes)
+
+    def render(self, frame: np.ndarray, lm: np.ndarray, opening: float, width: float) -> np.ndarray:
+        """A copy of ``frame`` whose mouth has the target ``opening``/``width`` (inter-ocular units)."""
+        t0 = time.perf_counter()
+        region = lower_face_region(lm, frame.shape[:2])
+        x0, y0, x1, y1 = region.box
+        roi = frame[y0:y1, x0:x1]
+        dst_lm = geometry.target_landmarks(lm, opening, width)
+        cur_open = float(mesh.mouth_opening(lm))
+        closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
+        warped, gap = layered_warp(roi, skip_interior(lm, closing), dst_lm, region)
+        if closing > 0.5:
+            warped = draw_seam(warped, dst_lm - region.offset, roi, lm - region.offset, closing)
+        if gap.max() > 0 and opening * region.d >= 1.0:
+            rel = dst_lm - region.offset
+            lips = interior.lip_colour(roi, lm[mesh.IDX["LIPS_OUTER"]] - region.offset,
+                                       lm[mesh.IDX["LIPS_INNER"]] - region.offset)
+            warped = interior.render_interior(warped, rel[mesh.IDX["LIPS_INNER"]],
+                                              rel[mesh.IDX["LIPS_INNER_UPPER"]], opening * region.d,
+                                              region.d, lips, gap)
+        t1 = time.perf_counter()
+        out = frame.copy()
+        out[y0:y1, x0:x1] = blend.alpha_blend(roi, warped, region.mask)
+        self.times.render += t1 - t0
+        self.times.blend += time.perf_counter() - t1
+        return out

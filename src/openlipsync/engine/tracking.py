@@ -1,0 +1,188 @@
+"""Face tracking over a streamed video: per-identity landmark tracks, smoothing, scene cuts, validity.
+
+One pass over the source frames keeps only landmarks and a few numbers per frame (never the frames).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import mesh
+from openlipsync.engine.facemesh import FaceMesh
+from openlipsync.engine.smoothing import OneEuroFilter
+
+log = logging.getLogger("openlipsync.engine.tracking")
+
+MIN_INTEROCULAR_PX = 14.0  # smaller faces cannot be edited believably
+MAX_YAW = 0.6  # beyond this the far mouth corner is hidden (profile)
+SCENE_CUT_DIFF = 28.0  # mean abs difference of 32×18 grey thumbnails (0..255)
+
+_LIP_SET = np.zeros(mesh.N_LANDMARKS, bool)
+_LIP_SET[list(mesh.LIP_POINTS)] = True
+
+
+def _min_cutoffs() -> np.ndarray:
+    # Stable points are smoothed hard; lips follow speech (up to ~10 Hz) and keep a higher cutoff.
+    cut = np.full(mesh.N_LANDMARKS, 1.2)
+    cut[_LIP_SET] = 3.0
+    cut[list(mesh.JAW)] = 2.0
+    return cut
+
+
+@dataclass
+class _Identity:
+    ident: int
+    centre: np.ndarray
+    size: float
+    filt: OneEuroFilter
+    frames: dict[int, np.ndarray] = field(default_factory=dict)
+    area_sum: float = 0.0
+    last_seen: int = -1
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """Landmarks of the edited face per source frame.
+
+    landmarks: (n, 478, 2) float32 pixels (NaN where the face is absent)
+    valid: (n,) bool, face usable for editing
+    reason: (n,) object, "" when valid else "no_face" | "too_small" | "profile"
+    pose: (n, 3) float32 (yaw, pitch, roll) proxy, see ``mesh.head_pose``
+    scene_cut: (n,) bool, True on the first frame of a new shot
+    face_count: (n,) int16, faces seen in the frame
+    """
+
+    fps: float
+    width: int
+    height: int
+    landmarks: np.ndarray
+    valid: np.ndarray
+    reason: np.ndarray
+    pose: np.ndarray
+    scene_cut: np.ndarray
+    face_count: np.ndarray
+    identity: int = 0
+    identities: int = 0
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.valid.shape[0])
+
+    def interocular(self) -> np.ndarray:
+        """(n,) eye-centre distance in pixels (NaN where absent)."""
+        return mesh.interocular(self.landmarks)
+
+
+def _thumb(frame: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _sanitise_lips(lm: np.ndarray) -> np.ndarray:
+    """Keep the inner lips inside the outer lips (the inner-lip points are the least reliable)."""
+    _, down = mesh.face_axes(lm)
+    for inner, outer, sign in ((mesh.LIPS_INNER_UPPER, mesh.LIPS_OUTER_UPPER, 1.0),
+                               (mesh.LIPS_INNER_LOWER, mesh.LIPS_OUTER_LOWER, -1.0)):
+        ii, oo = list(inner[1:-1]), list(outer[1:-1])
+        depth = ((lm[ii] - lm[oo]) @ down) * sign  # inner must be below upper outer / above lower outer
+        bad = depth < 0
+        if bad.any():
+            lm[np.array(ii)[bad]] -= (depth[bad] * sign)[:, None] * down
+    return lm
+
+
+class FaceTracker:
+    """Feed frames in order with ``update``; ``finish`` returns the ``FaceTrack`` of the chosen face."""
+
+    def __init__(self, fps: float, width: int, height: int, *, detector: FaceMesh | None = None) -> None:
+        self.fps, self.width, self.height = fps, width, height
+        self.detector = detector or FaceMesh()
+        self._ids: list[_Identity] = []
+        self._prev_thumb: np.ndarray | None = None
+        self._cuts: list[bool] = []
+        self._counts: list[int] = []
+        self._n = 0
+        self._cutoffs = _min_cutoffs()
+
+    def update(self, frame: np.ndarray) -> dict[int, np.ndarray]:
+        """Track faces in the next frame; returns {identity: smoothed (478,2) landmarks} for this frame."""
+        i = self._n
+        self._n += 1
+        thumb = _thumb(frame)
+        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > SCENE_CUT_DIFF
+        self._prev_thumb = thumb
+        if cut:
+            log.info("scene cut at frame %d: tracking reset", i)
+            self.detector.reset()
+            for ident in self._ids:
+                ident.filt.reset()
+        self._cuts.append(cut)
+        faces = self.detector.detect(frame)
+        self._counts.append(len(faces))
+        out: dict[int, np.ndarray] = {}
+        for lm in faces:
+            ident = self._match(lm, i)
+            d = float(mesh.interocular(lm))
+            smooth = ident.filt(lm / max(d, 1.0)) * max(d, 1.0)
+            smooth = _sanitise_lips(smooth.astype(np.float32))
+            ident.frames[i] = smooth
+            out[ident.ident] = smooth
+        return out
+
+    def _match(self, lm: np.ndarray, i: int) -> _Identity:
+        centre = lm[mesh.IDX['FACE_OVAL']].mean(0)
+        size = float(np.ptp(lm[mesh.IDX['FACE_OVAL'], 0]))
+        best, best_dist = None, np.inf
+        for ident in self._ids:
+            if ident.last_seen == i:
+                continue
+            dist = float(np.linalg.norm(ident.centre - centre))
+            if dist < 0.6 * max(ident.size, size) and dist < best_dist:
+                best, best_dist = ident, dist
+        if best is None:
+            best = _Identity(len(self._ids), centre, size, OneEuroFilter(self.fps, self._cutoffs, beta=0.8))
+            self._ids.append(best)
+        if best.last_seen != i - 1:
+            best.filt.reset()
+        best.centre, best.size, best.last_seen = centre, size, i
+        best.area_sum += size * size
+        return best
+
+    def finish(self, identity: int | None = None) -> FaceTrack:
+        """The track of ``identity`` (default: the face with the largest summed area, i.e. biggest and longest)."""
+        self.detector.close()
+        n = self._n
+        lms = np.full((n, mesh.N_LANDMARKS, 2), np.nan, np.float32)
+        chosen = identity
+        if chosen is None and self._ids:
+            chosen = max(self._ids, key=lambda x: x.area_sum).ident
+        if chosen is not None and chosen < len(self._ids):
+            for k, v in self._ids[chosen].frames.items():
+                lms[k] = v
+        return build_track(lms, self.fps, self.width, self.height, np.array(self._cuts, bool),
+                           np.array(self._counts, np.int16), identity=chosen or 0, identities=len(self._ids))
+
+
+def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.ndarray, counts: np.ndarray,
+                *, identity: int = 0, identities: int = 1) -> FaceTrack:
+    """Assemble a FaceTrack from landmarks, marking frames too small or too far in profile."""
+    n = lms.shape[0]
+    present = ~np.isnan(lms[:, 0, 0])
+    reason = np.full(n, "", dtype=object)
+    reason[~present] = "no_face"
+    pose = np.zeros((n, 3), np.float32)
+    if present.any():
+        pose[present] = mesh.head_pose(lms[present])
+        d = mesh.interocular(lms[present])
+        small = d < MIN_INTEROCULAR_PX
+        profile = np.abs(pose[present, 0]) > MAX_YAW
+        r = reason[present]
+        r[profile] = "profile"
+        r[small] = "too_small"
+        reason[present] = r
+    valid = reason == ""
+    return FaceTrack(fps, width, height, lms, valid, reason, pose, cuts, counts, identity, identities)
