@@ -146,3 +146,30 @@ def nanmedian(values: list[float]) -> float:
     """Median of the finite values; NaN when none."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.median(finite)) if finite else math.nan
+
+
+def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    width = max(1, min(width, len(x)))
+    padded = np.pad(x, (width // 2, width - 1 - width // 2), mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def band_limit(x: np.ndarray, fps: float) -> np.ndarray:
+    """Remove the slow trend (1 s moving average) and frame noise (3-frame average) of a per-frame signal.
+
+    Syllable-rate motion (2–8 Hz) is what links speech to the mouth; phrase-level loudness drift and
+    landmark jitter only blur the cross-correlation peak. NaN frames stay NaN.
+    """
+    x = np.asarray(x, np.float64)
+    bad = ~np.isfinite(x)
+    if bad.all():
+        return x.copy()
+    filled = np.where(bad, np.nanmean(x), x)
+    out = _moving_average(filled - _moving_average(filled, int(round(fps))), 3)
+    out[bad] = np.nan
+    return out
+
+
+def av_offset(envelope: np.ndarray, opening: np.ndarray, fps: float, max_lag: int) -> tuple[int | None, float]:
+    """AV offset in frames (positive = mouth late) and its correlation, on band-limited signals."""
+    return best_lag(band_limit(envelope, fps), band_limit(opening, fps), max_lag)
