@@ -123,6 +123,11 @@ def demo(output: Path, model: str, quiet: bool) -> None:
     click.echo(f"demo video: {output.resolve()}")
 
 
+from openlipsync.cli.eval_cmd import eval_cmd  # noqa: E402
+
+cli.add_command(eval_cmd)
+
+
 from openlipsync.cli.keys_cmd import keys  # noqa: E402
 from openlipsync.cli.serve_cmd import serve  # noqa: E402
 from openlipsync.cli.worker_cmd import worker  # noqa: E402
