@@ -120,14 +120,11 @@ export class GenerationForm {
 
   /** The native /v1 create body for the current form state (also sent to the estimate endpoint). */
   body() {
-    const visualType = this.visual.kind === "image" ? "image" : "video";
-    const input = [{ type: visualType, asset_id: this.visual.asset?.id }];
-    if (this.speech === "text") {
-      input.push({ type: "text", provider: { name: "espeak", voice_id: $("speech-voice").value,
-        script: $("speech-script").value.trim() } });
-    } else {
-      input.push({ type: "audio", asset_id: this.audio.asset?.id });
-    }
+    // A photo goes in the "video" slot too: the API probes it and treats it as a still image.
+    const video = { asset_id: this.visual.asset?.id };
+    const audio = this.speech === "text"
+      ? { text: $("speech-script").value.trim(), voice: $("speech-voice").value }
+      : { asset_id: this.audio.asset?.id };
     const options = {
       sync_mode: $("sync-mode").value,
       temperature: Number($("temperature").value),
@@ -139,7 +136,7 @@ export class GenerationForm {
       options.model_mode = $("model-mode").value;
       if ($("emotion").value) options.prompt = $("emotion").value;
     }
-    return { model, input, options };
+    return { model, video, audio, options };
   }
 
   _speaker() {
@@ -276,7 +273,9 @@ export class GenerationForm {
       this._showEstimate(null, why);
       return;
     }
-    this._estimateTimer = setTimeout(() => this._estimate(), 350);
+    // Text is synthesised for each estimate: wait until typing pauses.
+    const delay = this.speech === "text" ? 700 : 250;
+    this._estimateTimer = setTimeout(() => this._estimate(), delay);
   }
 
   async _estimate() {
@@ -293,20 +292,14 @@ export class GenerationForm {
   }
 
   _showEstimate(estimate, detail = "") {
-    const cost = estimate?.estimated_cost ?? estimate?.cost ?? null;
-    $("estimate-cost").textContent = formatCost(cost);
+    $("estimate-cost").textContent = formatCost(estimate ? estimate.cost : null);
     if (!estimate) {
       $("estimate-detail").textContent = detail;
       return;
     }
-    const seconds = estimate.estimated_duration ?? estimate.duration_seconds ?? estimate.duration;
-    const frames = estimate.estimated_frames ?? estimate.frames ?? estimate.frame_count;
-    const parts = [];
-    if (seconds != null) parts.push(`${formatSeconds(seconds)} of video`);
-    if (frames != null) parts.push(`${frames} frames`);
-    if (estimate.model) parts.push(estimate.model);
-    const rate = estimate.price_per_second ?? estimate.unit_price;
-    if (rate != null) parts.push(`${formatCost(rate)}/s`);
-    $("estimate-detail").textContent = parts.join(" · ") || "Before any work is done.";
+    const parts = [`${formatSeconds(estimate.duration_seconds)} of video`];
+    if (estimate.frame_count != null) parts.push(`${estimate.frame_count} frames`);
+    if (estimate.price_per_second != null) parts.push(`${estimate.model} at ${formatCost(estimate.price_per_second)}/s`);
+    $("estimate-detail").textContent = parts.join(" · ");
   }
 }

@@ -1,7 +1,7 @@
 // The tenant's generations, newest first, with cursor paging, thumbnails, open, cancel and delete.
 
 import { request } from "./api.js";
-import { formatCost, formatDate, formatSeconds } from "./format.js";
+import { describeStage, formatCost, formatDate, formatSeconds } from "./format.js";
 import { $, h, setStatus, statusOf, TERMINAL } from "./ui.js";
 
 const PAGE = 12;
@@ -70,7 +70,9 @@ export class HistoryView {
   }
 
   _renderKey(gen) {
-    return [gen.status, gen.video_url ? "v" : "", gen.cost, gen.duration_seconds, gen.error_code].join("|");
+    const p = gen.progress || {};
+    return [statusOf(gen), gen.video_url ? "v" : "", gen.cost, gen.duration_seconds, gen.error_code, p.stage,
+      Math.round(p.percent || 0)].join("|");
   }
 
   _row(gen, key) {
@@ -78,6 +80,8 @@ export class HistoryView {
     const title = this.titleOf(gen.id) || `Generation ${gen.id.slice(0, 8)}`;
     const facts = [
       h("span", { class: `badge ${status}` }, status),
+      status === "processing" && gen.progress
+        ? h("span", {}, `${describeStage(gen.progress.stage)} ${Math.round(gen.progress.percent || 0)}%`) : null,
       h("span", {}, gen.model || ""),
       h("span", { title: "Output duration" }, formatSeconds(gen.duration_seconds)),
       h("span", { title: "Cost" }, formatCost(gen.cost)),

@@ -124,7 +124,7 @@ export class JobView {
     const progress = gen.progress || {};
     const bar = $("job-progress");
     const stage = $("job-stage");
-    $("job-progress-wrap").hidden = status === "completed" || status === "failed";
+    $("job-progress-wrap").hidden = TERMINAL.has(status);
     if (status === "pending") {
       bar.removeAttribute("value"); // indeterminate while queued
       stage.textContent = `${describeStage(progress.stage || "queued")}…`;

@@ -41,7 +41,7 @@ export function setStatus(el, text, tone = "") {
 
 export const TERMINAL = new Set(["completed", "failed", "canceled", "cancelled", "rejected"]);
 
-/** The v1 status in lower case (v1 is lower case already; be lenient). */
+/** The exact state (v1 ``state``: canceled and rejected read as failed in ``status``), lower case. */
 export function statusOf(gen) {
-  return String(gen?.status || "").toLowerCase();
+  return String(gen?.state || gen?.status || "").toLowerCase();
 }

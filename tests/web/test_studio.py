@@ -1,0 +1,201 @@
+"""The studio end to end in headless chromium against the real embedded server (API + worker + studio).
+
+Screenshots of the main states are written to ``$OPENLIPSYNC_ARTIFACTS/screenshots`` (default
+``./artifacts/screenshots``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories
+from tests.web.conftest import LiveServer, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@dataclass(frozen=True)
+class Studio:
+    url: str
+    key: str
+    platform: Any
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url + path.lstrip("/"), timeout=30,
+                             headers={"Authorization": f"Bearer {self.key}"}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    """``openlipsync serve`` in-process: embedded SQLite, local queue and files, one worker thread."""
+    from openlipsync.api import create_app
+    from openlipsync.config import Settings
+    from openlipsync.jobs.tenants import create_key
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("studio-data"), secret_key="s" * 32)
+    app = create_app(settings, embedded_worker=True, worker_concurrency=1)
+    platform = app.state.platform
+    key = create_key(platform.db, "studio-test", "browser test").key
+    with LiveServer(app) as server:
+        yield Studio(server.url, key, platform)
+    platform.close()
+
+
+@pytest.fixture(scope="module")
+def short_media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 1 s astronaut clip and ~2.5 s of espeak speech: the result loops the clip (keeps the run short)."""
+    folder = tmp_path_factory.mktemp("studio-media")
+    video = factories.make_face_video(folder / "face.mp4", seconds=1.0)
+    speech = factories.make_speech(folder / "speech.wav", text="Peter bought a big blue boat.")
+    return video, speech
+
+
+@pytest.fixture()
+def page(browser: Any, studio: Studio, page_errors: list[str]) -> Iterator[Any]:
+    page = new_page(browser, page_errors, viewport=DESKTOP)
+    yield page
+    page.context.close()
+
+
+def _open_with_key(page: Any, studio: Studio) -> None:
+    page.goto(studio.url)
+    page.wait_for_selector("html[data-ready=true]")
+    page.fill("#api-key", studio.key)
+    page.click("#key-save")
+    page.wait_for_selector("#key-status.ok")
+
+
+def _video_state(page: Any, selector: str) -> dict[str, float]:
+    return page.eval_on_selector(selector, "v => ({ready: v.readyState, duration: v.duration, "
+                                           "time: v.currentTime, width: v.videoWidth, paused: v.paused})")
+
+
+def _record_progress(page: Any) -> None:
+    """Collect every text the live progress line shows (the page is never reloaded)."""
+    page.evaluate("""() => {
+        window.__stages = [];
+        const el = document.getElementById('job-stage');
+        new MutationObserver(() => window.__stages.push(el.textContent))
+            .observe(el, {childList: true, characterData: true, subtree: true});
+    }""")
+
+
+def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: Studio,
+                                                           short_media: tuple[Path, Path], artifacts_dir: Path,
+                                                           page_errors: list[str]) -> None:
+    face_video, speech_wav = short_media
+    _open_with_key(page, studio)
+    page.set_input_files("#visual-file", str(face_video))
+    page.wait_for_selector("#visual-status.ok")
+    page.set_input_files("#audio-file", str(speech_wav))
+    page.wait_for_selector("#audio-status.ok")
+    assert "Uploaded face.mp4" in page.text_content("#visual-status")
+
+    # The estimate shown before submitting is the API's own figure for these inputs.
+    page.wait_for_function("() => document.getElementById('estimate-cost').textContent.startsWith('$')")
+    shown_cost = page.text_content("#estimate-cost")
+    assets = studio.api("GET", "v1/assets").json()["data"]
+    by_name = {a["name"]: a["id"] for a in assets}
+    est = studio.api("POST", "v1/generations/estimate", json={
+        "model": "lipsync-2", "video": {"asset_id": by_name["face.mp4"]},
+        "audio": {"asset_id": by_name["speech.wav"]}}).json()
+    assert shown_cost == f"${est['cost']:.2f}"
+    assert f"{est['frame_count']} frames" in page.text_content("#estimate-detail")
+    page.screenshot(path=str(artifacts_dir / "01-ready-to-generate.png"), full_page=True)
+
+    _record_progress(page)
+    page.click("#submit")
+    page.wait_for_selector("#job-body:not([hidden])")
+    page.wait_for_selector("#job-status.processing, #job-status.completed", timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / "02-in-progress.png"), full_page=True)
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+
+    stages = page.evaluate("window.__stages")
+    assert stages, "the progress line never changed without a reload"
+    percents = [int(m.group(1)) for s in stages if (m := re.search(r"(\d+)%", s))]
+    assert percents or any("queue" in s for s in stages)
+    assert all(0 <= p <= 100 for p in percents)
+
+    # Both videos are loaded and play together from one control.
+    page.wait_for_function("() => document.getElementById('result-video').readyState >= 2 && "
+                           "document.getElementById('orig-video').readyState >= 2")
+    result0, orig0 = _video_state(page, "#result-video"), _video_state(page, "#orig-video")
+    assert result0["width"] == 320 and orig0["width"] == 320
+    assert result0["duration"] > 1.8  # the speech is longer than the clip; loop mode follows the audio
+    assert orig0["duration"] == pytest.approx(1.0, abs=0.1)
+    page.click("#play-toggle")
+    page.wait_for_function("() => document.getElementById('result-video').currentTime > 0.5")
+    r1, o1 = _video_state(page, "#result-video"), _video_state(page, "#orig-video")
+    assert not r1["paused"]
+    # The original follows the result's clock, looping its 1 s (circular distance on the clip's timeline).
+    lag = abs(r1["time"] % o1["duration"] - o1["time"])
+    assert min(lag, o1["duration"] - lag) < 0.3, (r1, o1)
+    page.click("#play-toggle")
+    assert _video_state(page, "#result-video")["paused"]
+
+    # Seeking with the shared slider moves both (the original loops: 1.5 s → 0.5 s of the 1 s clip).
+    page.eval_on_selector("#seek", "s => { s.value = '1.5'; s.dispatchEvent(new Event('input')); }")
+    page.wait_for_function("() => Math.abs(document.getElementById('orig-video').currentTime - 0.5) < 0.1")
+    assert _video_state(page, "#result-video")["time"] == pytest.approx(1.5, abs=0.05)
+
+    report = page.text_content("#sync-report")
+    assert re.search(r"Edited \d+ of \d+ frames", report)
+    href = page.get_attribute("#download", "href")
+    assert "/v1/generations/" in href and "/video?" in href
+    assert httpx.get(href, headers={"Range": "bytes=0-99"}, timeout=30).status_code == 206
+
+    # History shows the job with status, model, duration, cost and a thumbnail from the output video.
+    item = page.wait_for_selector("#history-list li[data-status=completed]")
+    text = item.text_content()
+    assert "lipsync-2" in text and "$" in text and " s" in text
+    gen_id = item.get_attribute("data-id")
+    gen = studio.api("GET", f"v1/generations/{gen_id}").json()
+    assert gen["status"] == "completed"
+    assert f"${gen['cost']:.2f}" in text
+    page.wait_for_function("(id) => { const v = document.querySelector(`li[data-id='${id}'] .thumb video`);"
+                           " return v && v.readyState >= 1 && v.videoWidth > 0; }", arg=gen_id)
+    page.screenshot(path=str(artifacts_dir / "03-result-side-by-side.png"), full_page=True)
+    assert page_errors == []
+
+
+def test_corrupt_upload_shows_a_readable_error(page: Any, studio: Studio, corrupt_video: Path,
+                                               artifacts_dir: Path) -> None:
+    _open_with_key(page, studio)
+    page.set_input_files("#visual-file", str(corrupt_video))
+    status = page.wait_for_selector("#visual-status.bad")
+    text = status.text_content()
+    assert text.startswith("corrupt.mp4: ")
+    assert re.search(r"\[generation_[a-z_]+\]", text), text
+    assert page.get_attribute("#visual-file", "aria-invalid") == "true"
+    assert page.is_disabled("#submit")
+    page.screenshot(path=str(artifacts_dir / "04-error-corrupt-upload.png"), full_page=True)
+
+
+def test_a_wrong_key_is_reported_and_nothing_is_loaded(page: Any, studio: Studio) -> None:
+    page.goto(studio.url)
+    page.fill("#api-key", "ols_not-a-real-key")
+    page.click("#key-save")
+    status = page.wait_for_selector("#key-status.bad")
+    assert "unauthorized" in status.text_content().lower()
+
+
+def test_phone_viewport_has_no_horizontal_scroll(browser: Any, studio: Studio, artifacts_dir: Path,
+                                                 page_errors: list[str]) -> None:
+    page = new_page(browser, page_errors, viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        _open_with_key(page, studio)
+        page.wait_for_selector("#history-list li, #history-message:not(:empty)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(artifacts_dir / "05-phone.png"), full_page=True)
+    finally:
+        page.context.close()
