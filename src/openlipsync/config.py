@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     url_allow_hosts: list[str] = Field(default_factory=list)
     max_batch_lines: int = 500
 
+    # Security limits (openlipsync.security; docs/SECURITY.md). 0 disables a limit.
+    rate_limit_requests_per_second: float = 20.0  # per API key (token bucket)
+    rate_limit_burst: int = 60
+    rate_limit_max_inflight_requests: int = 32
+    quota_max_active_jobs: int = 16  # PENDING + PROCESSING per tenant
+    quota_max_stored_bytes: int = 20 * 1024**3  # input assets per tenant
+    input_max_duration_seconds: float = 1800.0
+    input_max_width: int = 4096
+    input_max_height: int = 4096
+    input_max_frames: int = 108_000
+    engine_isolation: bool = True  # each engine run in a child process with the limits below
+    engine_memory_limit_bytes: int = 4 * 1024**3
+
     # Billing
     prices_per_second: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     billing_fps: float = 25.0

@@ -22,6 +22,7 @@ from openlipsync.api.v2 import generate as v2_generate
 from openlipsync.config import Settings
 from openlipsync.jobs.platform import Platform, Runner
 from openlipsync.jobs.queue import JobQueue
+from openlipsync.security.admission import install as install_security
 from openlipsync.storage import Storage
 
 log = logging.getLogger("openlipsync.api")
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.settings = settings
     app.state.rate_limiter = None  # the security layer may install one (see api/deps.RateLimiter)
     install_error_handlers(app)
+    install_security(app, settings)
     for module in (health, v1_generations, v1_assets, v1_models, v2_generate, v2_batch, v2_assets):
         app.include_router(module.router)
     _mount_studio(app, studio)

@@ -18,8 +18,9 @@ from openlipsync.db.models import new_id, utcnow
 from openlipsync.errors import InputError, InputLimitError, NotFoundError
 from openlipsync.jobs.fetch import fetch_url_to_file
 from openlipsync.jobs.requests import InputSpec
-from openlipsync.media.probe import MediaInfo, probe
+from openlipsync.media.probe import MediaInfo
 from openlipsync.media.tts import synthesize
+from openlipsync.security.admission import admit_asset
 from openlipsync.storage import Storage, tenant_key
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -61,7 +62,7 @@ class AssetStore:
         size = path.stat().st_size
         if size > self.settings.max_upload_bytes:
             raise InputLimitError(f"{name}: {size} bytes exceeds the limit of {self.settings.max_upload_bytes}")
-        facts = media_facts(probe(path))
+        facts = media_facts(admit_asset(self.settings, self.db, tenant_id, path))  # quota + input checks
         asset_id = new_id()
         name = safe_name(name)
         key = tenant_key(tenant_id, "assets", asset_id, name)

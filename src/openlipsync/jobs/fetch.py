@@ -10,10 +10,9 @@ from openlipsync.config import Settings
 
 def fetch_url_to_file(url: str, dest: Path, settings: Settings) -> Path:
     """Download ``url`` (http/https only, size and time capped, SSRF-checked) to ``dest``."""
-    from openlipsync.security.urlfetch import FetchPolicy, fetch_url
+    from openlipsync.security.admission import fetch_policy
+    from openlipsync.security.limits import reject_non_media
+    from openlipsync.security.urlfetch import fetch_url
 
-    policy = FetchPolicy(max_bytes=settings.max_upload_bytes, total_timeout=settings.url_fetch_timeout_seconds,
-                         allow_networks=tuple(settings.url_allow_networks),
-                         allow_hosts=tuple(settings.url_allow_hosts))
-    fetch_url(url, dest, policy)
+    fetch_url(url, dest, fetch_policy(settings), sniff=reject_non_media)
     return dest

@@ -30,6 +30,15 @@ def default_runner(*args: Any, **kwargs: Any) -> LipSyncResult:
     return lipsync(*args, **kwargs)
 
 
+def _runner(settings: Settings) -> Runner:
+    """The engine in a child process with memory/time limits (``engine_isolation``), else in-process."""
+    if not getattr(settings, "engine_isolation", False):
+        return default_runner
+    from openlipsync.security.isolation import runner_from_settings
+
+    return runner_from_settings(settings)
+
+
 @dataclass
 class Platform:
     settings: Settings
@@ -55,7 +64,7 @@ class Platform:
         if settings.auto_migrate:
             upgrade(db.engine)
         return cls(settings=settings, db=db, storage=storage or open_storage(settings.resolved_storage_url()),
-                   queue=queue or open_queue(settings.resolved_queue_url()), runner=runner or default_runner)
+                   queue=queue or open_queue(settings.resolved_queue_url()), runner=runner or _runner(settings))
 
     def links(self, base_url: str) -> Links:
         return Links((self.settings.public_url or base_url).rstrip("/"), self.signer)

@@ -158,13 +158,16 @@ class JobService:
     def _facts(self, tenant_id: str, spec: InputSpec, tmp: Path) -> dict[str, Any]:
         from openlipsync.jobs.assets import media_facts
         from openlipsync.jobs.fetch import fetch_url_to_file
+        from openlipsync.security.admission import input_limits
+        from openlipsync.security.limits import inspect_media
 
         if spec.kind == "asset":
             return self.assets.get(tenant_id, spec.asset_id or "").media
         if spec.kind == "upload" and spec.path is not None:
-            return media_facts(probe(spec.path))
+            return media_facts(inspect_media(spec.path, input_limits(self.settings)))
         if spec.kind == "url":
-            return media_facts(probe(fetch_url_to_file(spec.url or "", tmp / new_id(), self.settings)))
+            return media_facts(inspect_media(fetch_url_to_file(spec.url or "", tmp / new_id(), self.settings),
+                                             input_limits(self.settings)))
         if spec.kind == "text":
             return media_facts(probe(synthesize(spec.text or "", tmp / f"{new_id()}.wav", voice=spec.voice or "en-us")))
         raise InputError(f"unknown input kind {spec.kind!r}")
