@@ -127,6 +127,10 @@ from openlipsync.cli.eval_cmd import eval_cmd  # noqa: E402
 
 cli.add_command(eval_cmd)
 
+from openlipsync.cli.bench_cmd import bench_cmd  # noqa: E402
+
+cli.add_command(bench_cmd)
+
 
 from openlipsync.cli.keys_cmd import keys  # noqa: E402
 from openlipsync.cli.serve_cmd import serve  # noqa: E402
