@@ -115,8 +115,8 @@ async def _auth(request: Request) -> JSONResponse:
 
 
 def _app(limits: RateLimits, clock: Clock) -> httpx.AsyncClient:
-    app = Starlette(routes=[Route("/v1/x", _ok), Route("/v1/slow", _slow), Route("/v1/auth", _auth),
-                            Route("/health", _ok)])
+    app = Starlette(routes=[Route("/v2/x", _ok), Route("/v1/x", _ok), Route("/v2/slow", _slow),
+                            Route("/v2/auth", _auth), Route("/health", _ok)])
     wrapped = RateLimitMiddleware(app, limits, clock=clock)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url="http://test")
 
@@ -126,8 +126,8 @@ def test_middleware_returns_429_with_retry_after_and_sync_style_body() -> None:
         clock = Clock()
         async with _app(RateLimits(requests_per_second=1, burst=2), clock) as client:
             h = {"x-api-key": "tenant-a"}
-            assert [(await client.get("/v1/x", headers=h)).status_code for _ in range(2)] == [200, 200]
-            refused = await client.get("/v1/x", headers=h)
+            assert [(await client.get("/v2/x", headers=h)).status_code for _ in range(2)] == [200, 200]
+            refused = await client.get("/v2/x", headers=h)
             assert refused.status_code == 429
             assert refused.headers["retry-after"] == "1"
             assert refused.json() == {"message": refused.json()["message"], "error": "Too Many Requests",
@@ -136,6 +136,9 @@ def test_middleware_returns_429_with_retry_after_and_sync_style_body() -> None:
             other = await client.get("/v1/x", headers={"authorization": "Bearer tenant-b"})
             assert other.status_code == 200
             assert (await client.get("/health", headers=h)).status_code == 200
+            native = await client.get("/v1/x", headers=h)  # the native API answers in its own shape
+            assert native.status_code == 429
+            assert native.json()["error"]["code"] == "rate_limit_exceeded" and native.json()["error"]["status"] == 429
             clock.now += 1.0
             assert (await client.get("/v1/x", headers=h)).status_code == 200
 
@@ -146,11 +149,11 @@ def test_middleware_limits_requests_in_flight_per_key() -> None:
     async def run() -> None:
         async with _app(RateLimits(requests_per_second=0, max_inflight_requests=2), Clock()) as client:
             h = {"x-api-key": "k"}
-            results = await asyncio.gather(*[client.get("/v1/slow", headers=h) for _ in range(5)])
+            results = await asyncio.gather(*[client.get("/v2/slow", headers=h) for _ in range(5)])
             codes = sorted(r.status_code for r in results)
             assert codes == [200, 200, 429, 429, 429]
             assert {r.json()["errorCode"] for r in results if r.status_code == 429} == {"concurrency_limit_exceeded"}
-            assert (await client.get("/v1/slow", headers=h)).status_code == 200  # slots were released
+            assert (await client.get("/v2/slow", headers=h)).status_code == 200  # slots were released
 
     asyncio.run(run())
 
@@ -161,12 +164,12 @@ def test_middleware_throttles_addresses_that_keep_failing_authentication() -> No
         limits = RateLimits(requests_per_second=0, auth_failures_per_minute=5)
         async with _app(limits, clock) as client:
             for i in range(5):
-                assert (await client.get("/v1/auth", headers={"x-api-key": f"guess{i}"})).status_code == 401
-            blocked = await client.get("/v1/auth", headers={"x-api-key": "good"})
+                assert (await client.get("/v2/auth", headers={"x-api-key": f"guess{i}"})).status_code == 401
+            blocked = await client.get("/v2/auth", headers={"x-api-key": "good"})
             assert blocked.status_code == 429 and blocked.json()["errorCode"] == "auth_rate_limit_exceeded"
             assert int(blocked.headers["retry-after"]) >= 1
             clock.now += 60
-            assert (await client.get("/v1/auth", headers={"x-api-key": "good"})).status_code == 200
+            assert (await client.get("/v2/auth", headers={"x-api-key": "good"})).status_code == 200
 
     asyncio.run(run())
 

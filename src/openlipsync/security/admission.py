@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from openlipsync.media.probe import MediaInfo
+from openlipsync.security.bodylimit import BodyLimitMiddleware
 from openlipsync.security.limits import InputLimits, inspect_media
 from openlipsync.security.ratelimit import (
     RateLimitMiddleware,
@@ -92,7 +93,10 @@ class TenantGuard:
 def install(app: Any, settings: Any) -> None:
     """Add the rate-limit middleware and the tenant guard to a FastAPI ``app``."""
     limits = RateLimits.from_settings(settings)
-    app.add_middleware(RateLimitMiddleware, limits=limits)
+    upload = int(getattr(settings, "max_upload_bytes", 0) or 0)
+    if upload > 0:  # a video and an audio upload plus form fields
+        app.add_middleware(BodyLimitMiddleware, max_bytes=2 * upload + 16 * 1024 * 1024)
+    app.add_middleware(RateLimitMiddleware, limits=limits)  # added last = runs first
     app.state.rate_limiter = TenantGuard(app.state.platform.db, limits)
     log.info("security: %g req/s (burst %d) per key, %d in flight, %d active jobs, %d bytes stored",
              limits.requests_per_second, limits.burst, limits.max_inflight_requests, limits.max_active_jobs,

@@ -181,8 +181,11 @@ def check_storage_quota(used: int, incoming: int, limit: int) -> None:
         raise QuotaExceededError(f"storage quota exceeded: {used} bytes stored + {incoming} new > {limit}")
 
 
-def error_body(exc: RateLimitedError | QuotaExceededError) -> dict[str, Any]:
-    """The Sync-style error body: ``{message, error, statusCode, errorCode}``."""
+def error_body(exc: RateLimitedError | QuotaExceededError, path: str = "/v2") -> dict[str, Any]:
+    """The error body in the caller's API: native ``/v1`` shape, else Sync's ``{message, error, statusCode,
+    errorCode}`` (the same shapes as ``api/errors.py``)."""
+    if path.startswith("/v1"):
+        return {"error": {"code": exc.code, "message": exc.message, "status": exc.http_status}}
     return {"message": exc.message, "error": "Too Many Requests" if exc.http_status == 429 else "Forbidden",
             "statusCode": exc.http_status, "errorCode": exc.code}
 
@@ -223,7 +226,7 @@ class RateLimitMiddleware:
         try:
             bucket = self._admit(key, client)
         except RateLimitedError as exc:
-            await _send_429(send, exc)
+            await _send_429(send, exc, scope.get("path", ""))
             return
         status: list[int] = []
 
@@ -256,8 +259,8 @@ class RateLimitMiddleware:
         return bucket
 
 
-async def _send_429(send: Any, exc: RateLimitedError) -> None:
-    body = json.dumps(error_body(exc)).encode()
+async def _send_429(send: Any, exc: RateLimitedError, path: str) -> None:
+    body = json.dumps(error_body(exc, path)).encode()
     await send({"type": "http.response.start", "status": 429,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"retry-after", str(exc.retry_after).encode())]})
