@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,8 +86,10 @@ def authenticate(db: Database, key: str | None) -> Principal | None:
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     with db.session() as s:
-        row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-        if row is None or row.revoked_at is not None:
+        digest = hash_key(key)
+        row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+        # the lookup is by hash; the final comparison is constant-time anyway (no timing oracle on the hash)
+        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
             return None
         now = datetime.now(UTC)
         if row.last_used_at is None or now - row.last_used_at > _LAST_USED_GRANULARITY:
