@@ -83,7 +83,7 @@ class JobService:
         job = Job(id=new_id(), tenant_id=tenant_id, model=parse_model(req.model).value,
                   model_requested=req.model, status=JobStatus.PENDING.value,
                   inputs=self._inputs_record(req, visual, audio, segments),
-                  wire_input=req.wire_input or _wire_input(visual, audio), options=req.options,
+                  wire_input=_wire_input(req.wire_input, visual, audio), options=req.options,
                   segments=req.wire_segments, webhook_url=req.webhook_url, output_file_name=req.output_file_name,
                   base_url=base_url, estimated_duration=est.duration_seconds, estimated_frames=est.billed_frames,
                   estimated_cost=est.cost, idempotency_key=idempotency_key, request_hash=digest,
@@ -300,11 +300,19 @@ def _check_audio(facts: dict[str, Any], name: str) -> None:
         raise NoAudioStreamError(f"{name}: the audio input has no audio stream")
 
 
-def _wire_input(visual: Asset, audio: Asset | None) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = [{"type": "image" if visual.kind == "IMAGE" else "video", "assetId": visual.id}]
-    if audio is not None:
-        items.append({"type": "audio", "assetId": audio.id})
-    return items
+def _wire_input(wire: list[dict[str, Any]], visual: Asset, audio: Asset | None) -> list[dict[str, Any]]:
+    """The v2 ``input`` echo: as sent, with uploaded files shown by their new asset ids."""
+    if not wire:
+        wire = [{"type": "image" if visual.kind == "IMAGE" else "video"}] + ([{"type": "audio"}] if audio else [])
+    out = []
+    for item in wire:
+        item = dict(item)
+        if not (item.get("url") or item.get("assetId") or item.get("provider")):
+            asset = visual if item.get("type") in ("video", "image") else audio
+            if asset is not None:
+                item["assetId"] = asset.id
+        out.append(item)
+    return out
 
 
 def _encode_cursor(job: Job) -> str:

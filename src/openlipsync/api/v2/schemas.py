@@ -114,7 +114,7 @@ def to_request(body: CreateGeneration, uploads: dict[str, InputSpec] | None = No
         if len(sounds) != 1:
             raise InputError("input must contain exactly one audio or text item", code="generation_audio_missing")
         audio = item_spec(sounds[0], uploads)
-    wire = [i.model_dump(exclude_none=True) for i in body.input]
+    wire = [i.model_dump(exclude_none=True) for i in items]  # uploads appear as items without url/assetId
     return GenerationRequest(
         model=body.model, visual=item_spec(visuals[0], uploads), audio=audio, options=body.options or {},
         segments=segments, webhook_url=body.webhookUrl, output_file_name=body.outputFileName, wire_input=wire,
