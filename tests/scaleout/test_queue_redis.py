@@ -152,3 +152,11 @@ def test_stopping_a_worker_mid_job_leaves_the_job_for_the_next_worker(redis_queu
     finally:
         first.close()
         second.close()
+
+
+def test_ping_reports_whether_redis_answers(queue: RedisJobQueue) -> None:
+    assert queue.ping() is True
+    dead = RedisJobQueue("redis://127.0.0.1:1/0")
+    with pytest.raises(Exception):  # noqa: B017 (redis-py's ConnectionError)
+        dead.ping()
+    dead.close()

@@ -36,6 +36,12 @@ def _checks(platform: Platform) -> dict[str, str]:
     except Exception as exc:
         out["storage"] = f"error: {type(exc).__name__}"
     out["queue"] = type(platform.queue).__name__
+    ping = getattr(platform.queue, "ping", None)
+    if callable(ping):  # a queue with a server (Redis) reports whether it answers; jobs still get accepted
+        try:
+            out["queue"] = "ok" if ping() else "error: no answer"
+        except Exception as exc:
+            out["queue"] = f"error: {type(exc).__name__}"
     return out
 
 

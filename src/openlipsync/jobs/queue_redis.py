@@ -111,6 +111,10 @@ class RedisJobQueue:
         """Publish ``job_id``; any worker on any machine may pick it up."""
         self._actor.send(job_id)
 
+    def ping(self) -> bool:
+        """True when Redis answers (readiness checks)."""
+        return bool(self._broker.client.ping())
+
     def pending_count(self) -> int:
         """Messages waiting for a worker (not those in progress or delayed for a retry)."""
         return int(self._broker.client.llen(f"{self.options.namespace}:{self.options.queue}"))
