@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     public_url: str | None = None  # absolute base for links (else taken from each request)
     secret_key: str | None = None  # signs output links; generated and kept in data_dir when unset
     signed_url_ttl_seconds: int = 24 * 3600
+    # With object storage that can sign its own links (S3), answer an output download with a redirect to a
+    # short-lived presigned URL, so video bytes flow from the store instead of through the API.
+    presigned_redirect: bool = False
+    presigned_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
     auto_migrate: bool = True
 
     # Workers

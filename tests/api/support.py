@@ -39,7 +39,10 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(data_dir=data_dir, url_allow_networks=["127.0.0.1/32"], lease_seconds=5.0,
                                   heartbeat_seconds=0.5, sweep_interval_seconds=0.5, pending_requeue_seconds=30.0,
                                   webhook_backoff_seconds=0.2, secret_key="test-secret-key-0123456789")
-    values.update(backend_env())
+    # shared servers (PostgreSQL, Redis, S3) get a schema / queue / prefix of this data dir's own
+    from tests.scaleout.isolation import private_backends
+
+    values.update(private_backends(backend_env(), str(data_dir)))
     values.update(overrides)
     return Settings(**values)
 

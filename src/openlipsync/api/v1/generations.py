@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -159,5 +160,9 @@ async def generation_video(job_id: str, request: Request, platform: PlatformDep,
         if principal.tenant_id != job.tenant_id:
             raise JobNotFound(f"no video for generation {job_id}")
     name = f"{job.output_file_name or 'openlipsync-' + job.id[:8]}.mp4"
+    if platform.settings.presigned_redirect:
+        direct = platform.storage.presigned_url(job.output_key, platform.settings.presigned_ttl_seconds, name)
+        if direct is not None:
+            return RedirectResponse(direct, status_code=307)
     return await run_in_threadpool(stream_object, request, platform.storage, job.output_key, "video/mp4", name)
 
