@@ -55,6 +55,11 @@ class InputLimits:
     max_sample_rate: int = 384_000
     bomb_ratio: float = 1000.0  # decoded bytes / file bytes above which a too-big image is a "bomb"
     probe_timeout_seconds: float = 30.0
+    # ffmpeg demuxers an input may use (checked with ffprobe -format_whitelist, which nested demuxers
+    # inherit): playlists (hls, concat), text renderers (xbin, tty) and network-capable formats stay out.
+    allowed_demuxers: tuple[str, ...] = (
+        "mov", "matroska", "avi", "mpegts", "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe",
+        "tiff_pipe", "gif", "wav", "mp3", "ogg", "flac", "aac")
     polyglot_scan_bytes: int = 64 * 1024 * 1024  # images up to this size are scanned whole
 
     @classmethod
@@ -257,14 +262,19 @@ def validate_audio(info: MediaInfo, limits: InputLimits) -> None:
 # --- checks that compare the header with the bytes -----------------------------------------------------
 
 
-def _stream_facts(path: Path, timeout: float) -> dict[str, Any]:
-    argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_entries",
-            "stream=codec_type,duration,bit_rate,nb_frames:format=duration,format_name", str(path)]
+def _stream_facts(path: Path, limits: InputLimits) -> dict[str, Any]:
+    """ffprobe restricted to local files and the allowed demuxers; ``WrongTypeError`` when that fails."""
+    argv = [binary("ffprobe"), "-v", "error", "-protocol_whitelist", "file",
+            "-format_whitelist", ",".join(limits.allowed_demuxers), "-print_format", "json", "-show_entries",
+            "stream=codec_type,codec_name,duration,bit_rate,nb_frames:format=duration,format_name", str(path)]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
-        return json.loads(proc.stdout or b"{}") if proc.returncode == 0 else {}
+        proc = subprocess.run(argv, capture_output=True, timeout=limits.probe_timeout_seconds, check=False)
+        facts = json.loads(proc.stdout or b"{}") if proc.returncode == 0 else None
     except (subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
         raise UnreadableMediaError(f"{path.name}: probing timed out or failed") from exc
+    if facts is None:
+        raise WrongTypeError(f"{path.name}: the container format is not allowed")
+    return facts
 
 
 def _number(value: object) -> float:
@@ -277,9 +287,13 @@ def _number(value: object) -> float:
 
 def check_consistency(info: MediaInfo, limits: InputLimits) -> None:
     """Compare stream sizes and durations with the file: truncated files and lying headers."""
+    facts = _stream_facts(info.path, limits)
+    if "avi" in str((facts.get("format") or {}).get("format_name", "")) and any(
+            s.get("codec_type") == "subtitle" for s in facts.get("streams", [])):
+        # AVI "GAB2" subtitles are demuxed by a nested probe: the classic ffmpeg playlist/file-read trick.
+        raise WrongTypeError(f"{info.path.name}: AVI files with embedded subtitle streams are not accepted")
     if info.is_image:
         return
-    facts = _stream_facts(info.path, limits.probe_timeout_seconds)
     streams = [s for s in facts.get("streams", []) if s.get("codec_type") in ("audio", "video")]
     declared = sum(_number(s.get("bit_rate")) * _number(s.get("duration")) / 8 for s in streams)
     if declared > info.size_bytes * 1.02 + 4096:
