@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openlipsync.engine.audio.context import acoustic_matrix, phone_matrix, with_context
+from openlipsync.engine.audio.context import acoustic_matrix, logmel_matrix, phone_matrix, with_context
 from openlipsync.engine.audio.features import FrameFeatures, frame_features, to_analysis_rate
-from openlipsync.engine.audio.phones import PhoneTrack, phone_track, recognise_phones
-from openlipsync.engine.audio.prior import prior_openness
+from openlipsync.engine.audio.phones import PhoneTrack, phone_track, recognise_phones, speech_regions
 from openlipsync.engine.audio.vad import speech_mask
 
 log = logging.getLogger("openlipsync.engine.audio")
@@ -30,11 +29,11 @@ class AudioAnalysis:
         return self.features.frame_count
 
     def design(self) -> np.ndarray:
-        """(n, d) model inputs: normalised acoustics + phone cues + prior openness, with context."""
+        """(n, d) model inputs: normalised log-mel and acoustics, phone cues and voice activity, with context."""
         base = np.column_stack([
+            logmel_matrix(self.features, self.speech),
             acoustic_matrix(self.features, self.speech),
             phone_matrix(self.phones, self.frame_count),
-            prior_openness(self.features, self.speech, self.phones),
             self.speech.astype(np.float64),
         ])
         return with_context(base, fps=self.fps)
@@ -47,7 +46,7 @@ def analyse(audio: np.ndarray, sr: int, fps: float, n_frames: int, *, phones: bo
     speech = speech_mask(x, feats, fps)
     track = None
     if phones and speech.any():
-        recognised = recognise_phones(x)
+        recognised = recognise_phones(x, speech_regions(speech, fps, x.size))
         if recognised is not None:
             track = phone_track(recognised, fps, n_frames)
     return AudioAnalysis(float(fps), feats, speech, track)

@@ -15,11 +15,12 @@ import numpy as np
 
 from openlipsync.engine.audio.analysis import AudioAnalysis, analyse
 from openlipsync.engine.audio.ridge import RidgeModel, cv_ridge, fit_ridge
-from openlipsync.engine.types import Calibration
+from openlipsync.engine.types import Calibration, MouthShapes
 
 log = logging.getLogger("openlipsync.engine.audio")
 
 MIN_SPEECH_SECONDS = 1.0  # less than this and the model is not worth fitting
+MAX_SECONDS = 180.0  # longer calibration videos: the first 3 minutes are plenty for ~100 parameters
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,14 @@ def person_range(cal: Calibration, speech: np.ndarray) -> PersonRange | None:
     return PersonRange(float(p50), float(max(p95, 1e-3)), rest_open, rest_width, float(w95 - w5))
 
 
-def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None) -> PersonModel | None:
+def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phones: bool = True
+               ) -> PersonModel | None:
     """Fit the person model, or None when the calibration has no usable measured frames."""
+    cal = _trimmed(cal)
     n = int(cal.shapes.opening.size)
-    if n < 10:
+    if n < 10 or not cal.fps > 0:
         return None
-    an = analysis or analyse(cal.audio, cal.sr, cal.fps, n)
+    an = analysis or analyse(cal.audio, cal.sr, cal.fps, n, phones=phones)
     rng = person_range(cal, an.speech)
     if rng is None:
         return None
@@ -96,6 +99,20 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None) -> Perso
     log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g)",
              speech_seconds, r_o, lam_o, r_w, lam_w)
     return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map)
+
+
+def _trimmed(cal: Calibration) -> Calibration:
+    """At most MAX_SECONDS of calibration, with shapes and audio cut consistently."""
+    s = cal.shapes
+    n = min(s.opening.size, s.width.size, s.valid.size)
+    if cal.fps > 0:
+        n = min(n, int(MAX_SECONDS * cal.fps))
+    shapes = MouthShapes(np.asarray(s.opening[:n], np.float32), np.asarray(s.width[:n], np.float32),
+                         np.asarray(s.valid[:n], bool))
+    audio = np.asarray(cal.audio, np.float32)
+    if cal.fps > 0 and audio.ndim == 1:
+        audio = audio[: int(np.ceil(n / cal.fps * cal.sr)) + 1]
+    return Calibration(audio, int(cal.sr), float(cal.fps), shapes)
 
 
 def _spread_map(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

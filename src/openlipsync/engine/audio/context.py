@@ -12,8 +12,9 @@ import numpy as np
 from openlipsync.engine.audio.features import FrameFeatures
 from openlipsync.engine.audio.phones import PhoneTrack
 
-# (start, end) frame offsets, inclusive, relative to the current frame at 25–30 fps.
-CONTEXT_WINDOWS: tuple[tuple[int, int], ...] = ((-6, -3), (-2, -1), (0, 0), (1, 2), (3, 6))
+# (start, end) frame offsets, inclusive, relative to the current frame at 25 fps (scaled for other
+# rates): ±80 ms. Longer context overfits the few hundred frames a calibration clip offers.
+CONTEXT_WINDOWS: tuple[tuple[int, int], ...] = ((-2, -1), (0, 0), (1, 2))
 N_BANDS = 8
 
 
@@ -24,6 +25,11 @@ def acoustic_matrix(feats: FrameFeatures, speech: np.ndarray) -> np.ndarray:
     bands = bands - bands.mean(axis=1, keepdims=True)  # spectral shape, loudness is its own column
     x = np.column_stack([bands, feats.energy, feats.tilt, feats.centroid, feats.zcr, feats.voicing])
     return _normalise(x.astype(np.float64), speech)
+
+
+def logmel_matrix(feats: FrameFeatures, speech: np.ndarray) -> np.ndarray:
+    """(n, N_MELS) log-mel energies normalised over this audio's speech frames."""
+    return _normalise(feats.logmel.astype(np.float64), speech)
 
 
 def phone_matrix(track: PhoneTrack | None, n: int) -> np.ndarray:

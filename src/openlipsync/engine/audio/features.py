@@ -91,15 +91,22 @@ def _frames(x: np.ndarray) -> np.ndarray:
     pad = np.zeros(k * HOP + WIN, np.float32)
     start = WIN // 2 - HOP // 2  # window k is centred on the middle of hop k
     pad[start:start + x.size] = x
-    idx = np.arange(WIN)[None, :] + HOP * np.arange(k)[:, None]
-    return pad[idx]
+    return np.lib.stride_tricks.sliding_window_view(pad, WIN)[::HOP][:k]
+
+
+CHUNK_HOPS = 3000  # 30 s per block keeps the FFT buffers small on long audio
 
 
 def fine_features(x: np.ndarray) -> dict[str, np.ndarray]:
-    """Features on the 10 ms grid of audio already at ANALYSIS_SR."""
-    fr = _frames(x)
+    """Features on the 10 ms grid of audio already at ANALYSIS_SR (computed in 30 s blocks)."""
+    fr_all = _frames(x)
+    parts = [_block_features(fr_all[i:i + CHUNK_HOPS]) for i in range(0, fr_all.shape[0], CHUNK_HOPS)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _block_features(fr: np.ndarray) -> dict[str, np.ndarray]:
     win = np.hanning(WIN).astype(np.float32)
-    spec = np.abs(np.fft.rfft(fr * win, NFFT, axis=1)) ** 2  # (k, 257)
+    spec = (np.abs(np.fft.rfft(fr * win, NFFT, axis=1)) ** 2).astype(np.float32)  # (k, 257)
     freqs = np.linspace(0, ANALYSIS_SR / 2, NFFT // 2 + 1)
     mel = spec @ _mel_filterbank().T
     rms = np.sqrt(np.mean(fr**2, axis=1))
@@ -136,19 +143,15 @@ def _voicing(fr: np.ndarray, win: np.ndarray) -> np.ndarray:
 
 
 def fine_to_frames(values: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
-    """Average 10 ms rows into video frames (frame i = [i/fps, (i+1)/fps)); rows beyond the end repeat
-    the last value, frames beyond the audio get the silent value of row padding (handled by caller)."""
+    """Average 10 ms rows into video frames (frame i covers [i/fps, (i+1)/fps)); frames past the last
+    row repeat it (callers pad the audio so this only happens at rounding edges)."""
     k = values.shape[0]
-    fine_rate = ANALYSIS_SR / HOP
-    edges = np.round(np.arange(n_frames + 1) / fps * fine_rate).astype(np.int64)
-    out = np.empty((n_frames,) + values.shape[1:], np.float32)
-    csum = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
-    for i in range(n_frames):
-        a, b = min(edges[i], k), min(max(edges[i + 1], edges[i] + 1), k)
-        if a >= k:
-            a, b = k - 1, k
-        out[i] = (csum[b] - csum[a]) / max(b - a, 1)
-    return out
+    edges = np.round(np.arange(n_frames + 1) / fps * (ANALYSIS_SR / HOP)).astype(np.int64)
+    a = np.minimum(edges[:-1], k - 1)
+    b = np.clip(np.maximum(edges[1:], a + 1), 1, k)
+    csum = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0, dtype=np.float64)])
+    count = (b - a).reshape((-1,) + (1,) * (values.ndim - 1))
+    return ((csum[b] - csum[a]) / count).astype(np.float32)
 
 
 def frame_features(audio: np.ndarray, sr: int, fps: float, n_frames: int) -> FrameFeatures:
