@@ -83,7 +83,7 @@ def new_page(browser: Any, errors: list[str], **context_args: Any) -> Any:
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
     return page
 
 

@@ -7,6 +7,7 @@ Screenshots of the main states are written to ``$OPENLIPSYNC_ARTIFACTS/screensho
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,8 @@ def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: S
                                                            short_media: tuple[Path, Path], artifacts_dir: Path,
                                                            page_errors: list[str]) -> None:
     face_video, speech_wav = short_media
+    requested: list[str] = []
+    page.on("request", lambda req: requested.append(req.url))
     _open_with_key(page, studio)
     page.set_input_files("#visual-file", str(face_video))
     page.wait_for_selector("#visual-status.ok")
@@ -166,6 +169,9 @@ def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: S
                            " return v && v.readyState >= 1 && v.videoWidth > 0; }", arg=gen_id)
     page.screenshot(path=str(artifacts_dir / "03-result-side-by-side.png"), full_page=True)
     assert page_errors == []
+    # Works offline: every request went to the studio's own origin (or to local blob: URLs).
+    foreign = [u for u in requested if not u.startswith((studio.url, "blob:", "data:"))]
+    assert requested and foreign == []
 
 
 def test_corrupt_upload_shows_a_readable_error(page: Any, studio: Studio, corrupt_video: Path,
@@ -189,13 +195,151 @@ def test_a_wrong_key_is_reported_and_nothing_is_loaded(page: Any, studio: Studio
     assert "unauthorized" in status.text_content().lower()
 
 
-def test_phone_viewport_has_no_horizontal_scroll(browser: Any, studio: Studio, artifacts_dir: Path,
-                                                 page_errors: list[str]) -> None:
+def _completed_job(studio: Studio, media: tuple[Path, Path]) -> str:
+    """A completed generation of this tenant (made through the API, multipart upload, if none exists yet)."""
+    done = studio.api("GET", "v1/generations", params={"status": "completed", "limit": 1}).json()["data"]
+    if done:
+        return str(done[0]["id"])
+    video, audio = media
+    with video.open("rb") as v, audio.open("rb") as a:
+        gen = studio.api("POST", "v1/generations", data={"model": "lipsync-1.9"},
+                         files={"video": (video.name, v, "video/mp4"), "audio": (audio.name, a, "audio/wav")})
+    assert gen.status_code == 201, gen.text
+    deadline = time.monotonic() + 120
+    while (state := studio.api("GET", f"v1/generations/{gen.json()['id']}").json())["status"] != "completed":
+        assert state["status"] in ("pending", "processing") and time.monotonic() < deadline, state
+        time.sleep(0.5)
+    return str(state["id"])
+
+
+def test_phone_viewport_stacks_the_result_without_horizontal_scroll(browser: Any, studio: Studio,
+                                                                    short_media: tuple[Path, Path],
+                                                                    artifacts_dir: Path,
+                                                                    page_errors: list[str]) -> None:
+    gen_id = _completed_job(studio, short_media)
     page = new_page(browser, page_errors, viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         _open_with_key(page, studio)
-        page.wait_for_selector("#history-list li, #history-message:not(:empty)")
+        page.wait_for_selector(f"#history-list li[data-id='{gen_id}']")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        page.screenshot(path=str(artifacts_dir / "05-phone.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / "05-phone-form.png"), full_page=True)
+        page.click(f"#history-list li[data-id='{gen_id}'] >> text=Open")
+        page.wait_for_selector("#result:not([hidden])")
+        page.wait_for_function("() => document.getElementById('result-video').readyState >= 2 && "
+                               "document.getElementById('orig-video').readyState >= 2")
+        # Still side by side on a phone, both fully on screen, shaped like the video (square here).
+        orig = page.eval_on_selector("#orig-video", "v => v.getBoundingClientRect().toJSON()")
+        result = page.eval_on_selector("#result-video", "v => v.getBoundingClientRect().toJSON()")
+        assert orig["right"] <= result["left"] and result["right"] <= PHONE["width"]
+        assert result["width"] > 140 and result["height"] == pytest.approx(result["width"], abs=2)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.eval_on_selector("#job", "el => el.scrollIntoView()")
+        page.screenshot(path=str(artifacts_dir / "05-phone-result.png"))
+        assert page_errors == []
     finally:
         page.context.close()
+
+
+def test_photo_with_typed_text_then_delete_from_history(page: Any, studio: Studio, face_image: Path,
+                                                         artifacts_dir: Path, page_errors: list[str]) -> None:
+    """A photo and text spoken offline: the estimate uses the synthesised speech; the original is the photo."""
+    _open_with_key(page, studio)
+    page.set_input_files("#visual-file", str(face_image))
+    page.wait_for_selector("#visual-status.ok")
+    assert page.is_visible("#visual-preview-image")
+    page.check("input[name=speech][value=text]")
+    assert page.is_visible("#speech-script") and not page.is_visible("#audio-file")
+    page.fill("#speech-script", "Hello from a photo.")
+    page.select_option("#speech-voice", "en-us")
+    page.select_option("#model", "lipsync-1.9")
+    assert "Fastest" in page.text_content("#model-help")
+    page.wait_for_function("() => document.getElementById('estimate-detail').textContent.includes('lipsync-1.9')")
+    assert page.text_content("#estimate-cost").startswith("$")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    assert page.is_visible("#orig-image") and not page.is_visible("#orig-video")
+    page.wait_for_function("() => document.getElementById('result-video').readyState >= 2")
+    assert _video_state(page, "#result-video")["duration"] > 0.5
+    gen_id = page.get_attribute("#history-list li.current", "data-id")
+    page.screenshot(path=str(artifacts_dir / "06-photo-and-text-result.png"), full_page=True)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"#history-list li[data-id='{gen_id}'] button.danger")
+    page.wait_for_selector(f"#history-list li[data-id='{gen_id}']", state="detached")
+    assert page.is_hidden("#job-body")  # the deleted job is no longer shown
+    assert studio.api("GET", f"v1/generations/{gen_id}").status_code == 404
+    assert page_errors == []
+
+
+@pytest.fixture(scope="module")
+def idle_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    """The API and studio without a worker: jobs stay queued, so cancelling is deterministic."""
+    from openlipsync.api import create_app
+    from openlipsync.config import Settings
+    from openlipsync.jobs.tenants import create_key
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("idle-data"), secret_key="i" * 32)
+    app = create_app(settings, embedded_worker=False)
+    key = create_key(app.state.platform.db, "idle-test", "browser test").key
+    with LiveServer(app) as server:
+        yield Studio(server.url, key, app.state.platform)
+    app.state.platform.close()
+
+
+def test_queued_job_shows_waiting_state_and_can_be_cancelled(browser: Any, idle_studio: Studio,
+                                                             short_media: tuple[Path, Path], artifacts_dir: Path,
+                                                             page_errors: list[str]) -> None:
+    page = new_page(browser, page_errors, viewport=DESKTOP)
+    try:
+        face_video, speech_wav = short_media
+        _open_with_key(page, idle_studio)
+        page.set_input_files("#visual-file", str(face_video))
+        page.set_input_files("#audio-file", str(speech_wav))
+        page.wait_for_selector("#visual-status.ok")
+        page.wait_for_selector("#audio-status.ok")
+        page.wait_for_function("() => !document.getElementById('submit').disabled")
+        page.click("#submit")
+        page.wait_for_selector("#job-status.pending")
+        assert "queue" in page.text_content("#job-stage").lower()
+        assert page.get_attribute("#job-progress", "value") is None  # indeterminate while queued
+        assert page.is_visible("#history-list li[data-status=pending] >> text=Cancel")
+        page.screenshot(path=str(artifacts_dir / "07-queued.png"), full_page=True)
+
+        page.click("#job-cancel")
+        page.wait_for_selector("#job-status.canceled")
+        error = page.text_content("#job-error")
+        assert "generation_canceled" in error or "cancel" in error.lower()
+        page.wait_for_selector("#history-list li[data-status=canceled]")
+        gen_id = page.get_attribute("#history-list li[data-status=canceled]", "data-id")
+        gen = idle_studio.api("GET", f"v1/generations/{gen_id}").json()
+        assert gen["status"] == "failed" and gen["state"] == "canceled" and gen["cost"] == 0
+        page.screenshot(path=str(artifacts_dir / "08-cancelled.png"), full_page=True)
+        assert page_errors == []
+    finally:
+        page.context.close()
+
+
+def test_keyboard_every_control_is_labelled_and_focus_is_visible(page: Any, studio: Studio) -> None:
+    _open_with_key(page, studio)
+    unlabeled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter(el => el.offsetParent !== null)
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                      && !el.getAttribute('aria-labelledby') && !(el.textContent || '').trim())
+        .map(el => el.id || el.outerHTML.slice(0, 60))""")
+    assert unlabeled == []
+    # Tab from the top of a fresh load (the key is remembered): skip link first, then the key field.
+    page.reload()
+    page.wait_for_selector("#key-status.ok")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "api-key"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    # The form can be completed from the keyboard: Tab reaches the file inputs and the model select.
+    order = []
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id"))
+    assert order.index("visual-file") < order.index("audio-file") < order.index("model")
+    assert page.get_attribute("#job-stage", "aria-live") == "polite"

@@ -197,7 +197,7 @@ export class GenerationForm {
     const video = $("visual-preview-video");
     const image = $("visual-preview-image");
     const kind = this.visual.kind;
-    $("visual-preview").hidden = !this.visual.objectUrl;
+    $("visual-preview").hidden = !this.visual.objectUrl || Boolean(this.visual.error);
     video.hidden = kind !== "video";
     image.hidden = kind !== "image";
     if (kind === "video" && video.dataset.src !== this.visual.objectUrl) {

@@ -113,7 +113,15 @@ export function describeSyncReport(report) {
   if (Number(report.face_count_max) > 1) {
     sentences.push(`Up to ${report.face_count_max} faces were seen; only the active speaker was edited.`);
   }
-  for (const note of report.notes || []) sentences.push(String(note).replace(/([^.!?])$/, "$1."));
+  // Engine notes are either sentences or "key=value" facts (renderer=warp); list the facts last, in words.
+  const facts = [];
+  for (const note of report.notes || []) {
+    const text = String(note).trim();
+    const fact = /^([a-z_]+)=(\S+)$/i.exec(text);
+    if (fact) facts.push(`${fact[1].replace(/_/g, " ")} ${fact[2]}`);
+    else if (text) sentences.push(text.replace(/([^.!?])$/, "$1."));
+  }
+  if (facts.length) sentences.push(`Engine: ${facts.join(", ")}.`);
   return sentences.filter(Boolean).join(" ");
 }
 

@@ -12,8 +12,8 @@ const originals = new Map(); // job id → {kind, url} of the local original, fo
 const job = new JobView({ onChange: () => history.load() });
 const history = new HistoryView({
   titleOf: (id) => titles.get(id),
-  onOpen: (gen) => {
-    job.show(gen, originals.get(gen.id) || null);
+  onOpen: async (gen) => {
+    job.show(gen, originals.get(gen.id) || (await originalOf(gen)));
     history.markCurrent(gen.id);
     $("job").scrollIntoView({ block: "start" });
     $("job-title").focus?.();
@@ -32,6 +32,18 @@ new GenerationForm({
     $("job").scrollIntoView({ block: "start", behavior: "smooth" });
   },
 });
+
+/** The stored visual input of a job opened from history (its asset's signed link), or null. */
+async function originalOf(gen) {
+  const assetId = gen.input?.video?.asset_id;
+  if (!assetId) return null;
+  try {
+    const asset = await request("GET", `assets/${encodeURIComponent(assetId)}`);
+    return asset?.url ? { kind: asset.type === "image" ? "image" : "video", url: asset.url } : null;
+  } catch {
+    return null; // the input was deleted: show the result alone
+  }
+}
 
 async function checkKey() {
   const status = $("key-status");

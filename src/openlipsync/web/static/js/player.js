@@ -32,7 +32,13 @@ export class ComparePlayer {
     mute.addEventListener("change", () => {
       master.muted = mute.checked;
     });
-    master.addEventListener("loadedmetadata", () => this._render());
+    master.addEventListener("loadedmetadata", () => {
+      // Size both frames to the video's own shape (the original has the same size and aspect).
+      if (master.videoWidth && master.videoHeight) {
+        el.compare.style.setProperty("--ratio", `${master.videoWidth} / ${master.videoHeight}`);
+      }
+      this._render();
+    });
     master.addEventListener("durationchange", () => this._render());
     master.addEventListener("timeupdate", () => this._render());
     master.addEventListener("play", () => this._onPlay());
