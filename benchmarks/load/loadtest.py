@@ -187,7 +187,8 @@ async def _client(client: httpx.AsyncClient, tenant: Tenant, deadline: float, th
 
 async def run_clients(base: str, tenants: list[Tenant], clients: int, seconds: float, think: float) -> Stats:
     stats = Stats()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # keep-alive shorter than the server's (uvicorn: 5 s) so a reused connection is never one it is closing
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         deadline = time.monotonic() + seconds
         tasks = [_client(client, tenants[i % len(tenants)], deadline, think, stats) for i in range(clients)]
