@@ -64,7 +64,9 @@ def seam_strength(src: np.ndarray, out: np.ndarray, region: np.ndarray) -> float
     if region.sum() < MIN_EDIT_AREA:
         return None
     r = region.astype(np.uint8)
-    band = (cv2.dilate(r, np.ones((3, 3), np.uint8)) - cv2.erode(r, np.ones((3, 3), np.uint8))).astype(bool)
+    # the thresholded blurred difference ends a few pixels outside a hard edge, so look ±3 px around it
+    kernel = np.ones((7, 7), np.uint8)
+    band = (cv2.dilate(r, kernel) - cv2.erode(r, kernel)).astype(bool)
 
     def grad(img: np.ndarray) -> np.ndarray:
         g = _grey(img)
