@@ -244,3 +244,36 @@ def test_crashing_engine_fails_only_its_job(make_client, tiny: Path) -> None:
     Worker(platform).drain()
     done = client.get(f"/v1/generations/{ok['id']}", headers=v1(key)).json()
     assert done["status"] == "completed", done
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_faceless_video_ends_in_a_recorded_outcome_never_a_hang(tmp_path: Path) -> None:
+    """The real engine (isolated) on a video with no face: completed pass-through or failed with a code."""
+    from fastapi.testclient import TestClient
+
+    from openlipsync.api import create_app
+    from openlipsync.jobs.platform import Platform
+    from tests import factories
+    from tests.api.support import make_settings
+
+    video = factories.make_noface_video(tmp_path / "noface.mp4", seconds=0.6, size=96)
+    audio = factories.make_tone(tmp_path / "tone.wav", seconds=0.5)
+    platform = Platform.build(make_settings(tmp_path / "data", job_timeout_seconds=300))
+    try:
+        with TestClient(create_app(platform.settings, platform=platform, studio=False)) as client:
+            key = new_key(platform)
+            with open(video, "rb") as v, open(audio, "rb") as a:
+                r = client.post("/v1/generations", headers=v1(key),
+                                files={"video": ("n.mp4", v), "audio": ("t.wav", a)})
+            if r.status_code != 201:  # refused at validation: must be a clear 4xx with a code
+                assert 400 <= r.status_code < 500 and r.json()["error"]["code"], r.text
+                return
+            Worker(platform).drain()
+            job = client.get(f"/v1/generations/{r.json()['id']}", headers=v1(key)).json()
+            assert job["status"] in ("completed", "failed"), job
+            print("faceless outcome:", job["status"], job.get("error_code"), job.get("sync_report"))
+            if job["status"] == "failed":
+                assert job["error_code"] and job["error"], job
+    finally:
+        platform.close()
