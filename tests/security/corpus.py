@@ -286,9 +286,12 @@ def _jpeg_plain(path: Path) -> Path:
 
 def run_case(case: Case, directory: Path) -> errors.LipSyncError | None:
     """Make the case's file and inspect it; the error raised (None when it was accepted)."""
+    return inspect_case(case, case.make(directory / case.name))
+
+
+def inspect_case(case: Case, path: Path) -> errors.LipSyncError | None:
     from openlipsync.security.limits import inspect_audio, inspect_visual
 
-    path = case.make(directory / case.name)
     inspect = inspect_visual if case.kind == "visual" else inspect_audio
     try:
         inspect(path, case.limits)
@@ -301,13 +304,14 @@ def main() -> None:  # pragma: no cover - prints the docs table
     import tempfile
     import time
 
-    print("| input | role | error code | HTTP | time |")
+    print("| input | role | error code | HTTP | inspection time |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases():
+            path = case.make(Path(tmp) / case.name)
             start = time.monotonic()
-            exc = run_case(case, Path(tmp))
-            ms = (time.monotonic() - start) * 1000  # includes making the file
+            exc = inspect_case(case, path)
+            ms = (time.monotonic() - start) * 1000  # the inspection only
             got = f"`{exc.code}`" if exc else "ACCEPTED"
             status = exc.http_status if exc else "-"
             print(f"| {case.what} | {case.kind} | {got} | {status} | {ms:.0f} ms |")
