@@ -75,7 +75,9 @@ def laplacian_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray, levels
     """Multi-band blend (Burt & Adelson 1983): low frequencies mix over wide transitions, fine detail over
     narrow ones, so the seam disappears without blurring the teeth. Exact where ``alpha`` == 0."""
     h, w = alpha.shape
-    levels = max(1, min(levels, int(np.log2(max(4, min(h, w)))) - 2))
+    # the coarsest level must still resolve the mask, or low frequencies leak across it
+    extent = float(np.sqrt(max(1.0, float((alpha > 0.5).sum()))))
+    levels = int(np.clip(np.log2(max(extent, 1.0) / 6.0), 1, min(levels, np.log2(max(4, min(h, w))) - 2)))
     a, b = base.astype(np.float32), top.astype(np.float32)
     m = alpha.astype(np.float32)
     ga, gb, gm = [a], [b], [m]

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+
+from openlipsync.engine import mesh
+from openlipsync.engine.smoothing import OneEuroFilter
+from openlipsync.engine.tracking import FaceTracker
+from openlipsync.media import iter_frames
+
+
+def test_landmarks_found_on_every_frame_of_the_astronaut_video(face_video):
+    tracker = FaceTracker(25.0, 320, 320)
+    for frame in iter_frames(face_video):
+        tracker.update(frame)
+    track = tracker.finish()
+    assert track.frame_count == 50
+    assert track.valid.all()
+    lm = track.landmarks
+    # mouth below the eyes and above the chin, inside the frame
+    eyes_y = (lm[:, 33, 1] + lm[:, 263, 1]) / 2
+    assert (lm[:, 13, 1] > eyes_y).all() and (lm[:, 152, 1] > lm[:, 14, 1]).all()
+    d = track.interocular()
+    assert 25 < np.median(d) < 80
+    assert (np.abs(track.pose[:, 0]) < 0.4).all()
+    assert not track.scene_cut.any()
+
+
+def test_lips_are_stable_on_a_static_face(astronaut):
+    tracker = FaceTracker(25.0, 320, 320)
+    for _ in range(12):
+        tracker.update(astronaut)
+    lm = tracker.finish().landmarks[2:]
+    jitter = np.abs(np.diff(lm[:, list(mesh.LIP_POINTS)], axis=0)).max()
+    assert jitter < 1.0
+
+
+def test_scene_cut_resets_and_faceless_frames_are_marked(astronaut, noface_video):
+    blank = next(iter_frames(noface_video))
+    import cv2
+
+    blank = cv2.resize(blank, (320, 320))
+    tracker = FaceTracker(25.0, 320, 320)
+    frames = [astronaut] * 5 + [blank] * 4 + [astronaut] * 3
+    for f in frames:
+        tracker.update(f)
+    track = tracker.finish()
+    assert list(track.reason[5:9]) == ["no_face"] * 4
+    assert track.valid[:5].all() and track.valid[9:].all()
+    assert track.scene_cut[5] and track.scene_cut[9]
+
+
+def test_one_euro_filter_smooths_noise_but_follows_steps():
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter(25.0, min_cutoff=1.0, beta=0.5)
+    noisy = [f(np.array([0.0]) + rng.normal(0, 0.01, 1)) for _ in range(50)]
+    assert np.std(noisy[10:]) < 0.006
+    out = [f(np.array([1.0])) for _ in range(10)]
+    assert out[-1][0] > 0.9

@@ -1,0 +1,136 @@
+"""End-to-end engine runs on generated media: frames, fidelity outside the mouth, speech vs silence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openlipsync import pipeline
+from openlipsync.errors import NoFaceError
+from openlipsync.lipsync import lipsync
+from openlipsync.media import FrameWriter, iter_frames, probe
+from openlipsync.options import LipSyncOptions, Model, SyncMode
+from tests import factories
+from tests.engine.conftest import astronaut, astronaut_landmarks, talking_video  # noqa: F401 (fixtures)
+
+# astronaut_frame(320): the mouth sits around (145, 145); the lower face spans roughly x 95..200, y 110..215
+MOUTH_BOX = (slice(125, 170), slice(115, 180))
+LOWER_FACE = (slice(95, 235), slice(75, 220))
+
+
+def _frames(path: Path) -> np.ndarray:
+    return np.stack(list(iter_frames(path)))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _measured_opening(frames: np.ndarray) -> np.ndarray:
+    from openlipsync.engine import mesh
+    from openlipsync.engine.tracking import FaceTracker
+
+    tracker = FaceTracker(25.0, frames.shape[2], frames.shape[1])
+    for f in frames:
+        tracker.update(f)
+    track = tracker.finish()
+    assert track.valid.all()
+    return mesh.mouth_opening(track.landmarks)
+
+
+def _outside(frames: np.ndarray) -> np.ndarray:
+    keep = np.ones(frames.shape[1:3], bool)
+    keep[LOWER_FACE] = False
+    return frames[:, keep]
+
+
+def _run(video: Path, audio: Path, out: Path, model: Model, mode: SyncMode = SyncMode.CUT_OFF):
+    return lipsync(video, audio, out, LipSyncOptions(model=model, sync_mode=mode))
+
+
+@pytest.mark.parametrize("model", [Model.LIPSYNC_1_9, Model.LIPSYNC_2, Model.LIPSYNC_2_PRO])
+def test_every_tier_keeps_frames_fps_size_and_pixels_outside_the_lower_face(model, talking_video, speech_wav,
+                                                                            tmp_path):
+    out = tmp_path / f"{model.value}.mp4"
+    result = _run(talking_video, speech_wav, out, model)
+    facts = factories.ffprobe_streams(out)
+    assert (facts["width"], facts["height"], facts["frames"], facts["fps"]) == (320, 320, 50, "25/1")
+    assert result.report.frames_edited == 50 and result.report.frames_passed_through == 0
+    src, dst = _frames(talking_video), _frames(out)
+    assert _psnr(_outside(src), _outside(dst)) > 40
+    for stage in ("decode", "track", "plan", "render", "blend", "encode"):
+        assert stage in result.stage_seconds
+    kind = "warp" if model is Model.LIPSYNC_1_9 else "retrieval"
+    assert f"renderer={kind}" in result.report.notes
+
+
+def test_mouth_moves_with_speech_and_rests_in_silence(face_video, speech_wav, silence_wav, tmp_path):
+    src = _frames(face_video)
+    speech = _frames(_run(face_video, speech_wav, tmp_path / "s.mp4", Model.LIPSYNC_1_9).output)
+    quiet = _frames(_run(face_video, silence_wav, tmp_path / "q.mp4", Model.LIPSYNC_1_9, SyncMode.CUT_OFF).output)
+    n = min(len(quiet), len(src))
+
+    def mouth_change(out: np.ndarray, k: int) -> np.ndarray:
+        diff = np.abs(out[:k][(slice(None),) + MOUTH_BOX].astype(int) - src[:k][(slice(None),) + MOUTH_BOX])
+        return diff.mean(axis=(1, 2, 3))
+
+    # the rendered mouth, measured again by the face tracker, opens and closes with the planned speech
+    from openlipsync.engine.plan import plan_mouth
+    from openlipsync.media import load_audio
+
+    said = _measured_opening(speech)
+    plan = plan_mouth(load_audio(speech_wav), 16000, 25.0, len(speech))
+    assert np.corrcoef(said, plan.opening)[0, 1] > 0.6
+    assert np.ptp(said) > 0.1
+    # silence: the (smiling, open) source mouth is closed and held still
+    assert np.std(mouth_change(quiet, n)) < 1.0
+    assert np.median(_measured_opening(quiet)) < 0.5 * np.median(_measured_opening(src))
+    assert _psnr(_outside(src[: len(speech)]), _outside(speech)) > 40
+
+
+def test_frames_without_a_face_pass_through(astronaut, noface_video, speech_wav, tmp_path):
+    import cv2
+
+    blank = cv2.resize(next(iter_frames(noface_video)), (320, 320))
+    video = tmp_path / "gap.mp4"
+    with FrameWriter(video, width=320, height=320, fps=25.0, crf=14) as writer:
+        for i in range(40):
+            writer.write(blank if 15 <= i < 25 else astronaut)
+    result = _run(video, speech_wav, tmp_path / "gap_out.mp4", Model.LIPSYNC_2)
+    rep = result.report
+    assert rep.pass_through_reasons == {"no_face": 10}
+    assert rep.frames_edited == 30
+    src, dst = _frames(video), _frames(result.output)
+    assert _psnr(src[15:25], dst[15:25]) > 40
+
+
+def test_a_video_without_any_face_raises_no_face(noface_video, speech_wav, tmp_path):
+    with pytest.raises(NoFaceError):
+        _run(noface_video, speech_wav, tmp_path / "x.mp4", Model.LIPSYNC_2)
+
+
+def test_a_photo_is_animated_with_the_warp_fallback(face_image, speech_wav, tmp_path):
+    result = _run(face_image, speech_wav, tmp_path / "photo.mp4", Model.LIPSYNC_2)
+    audio_seconds = probe(speech_wav).duration or 0
+    assert abs(result.duration_seconds - audio_seconds) < 0.05
+    assert "renderer=warp" in result.report.notes
+    out = _frames(result.output)
+    assert out.shape[1:] == (320, 320, 3)
+    src = _frames(face_image)[0]
+    change = np.abs(out[(slice(None),) + MOUTH_BOX].astype(int) - src[MOUTH_BOX]).mean(axis=(1, 2, 3))
+    assert change.max() > 6.0 and np.std(change) > 1.5
+
+
+def test_source_frames_are_reread_in_any_order_with_a_small_cache(noface_video, monkeypatch):
+    monkeypatch.setattr(pipeline, "FRAME_CACHE_BYTES", 160 * 160 * 3 * 4)
+    info = probe(noface_video)
+    ref = _frames(noface_video)
+    frames = pipeline._SourceFrames(info, len(ref), pipeline._Clock())
+    order = list(range(len(ref))) + list(range(len(ref) - 2, 0, -1)) + [0, 1, 2]
+    for k in order:
+        assert np.array_equal(frames.get(k), ref[k])
+    frames.close()
+    assert frames.capacity == 4
