@@ -57,6 +57,10 @@ export class HistoryView {
 
   render() {
     const list = $("history-list");
+    // Rows are rebuilt when their job changes: keep keyboard focus on the same action of the same job.
+    const focused = document.activeElement;
+    const keep = list.contains(focused) && focused.dataset.action
+      ? { id: focused.closest("li")?.dataset.id, action: focused.dataset.action } : null;
     const existing = new Map([...list.children].map((li) => [li.dataset.id, li]));
     const rows = this.items.map((gen) => {
       const old = existing.get(gen.id);
@@ -67,6 +71,11 @@ export class HistoryView {
     list.replaceChildren(...rows);
     $("history-more").hidden = !this.next;
     this.markCurrent(this.currentId);
+    if (keep && !list.contains(document.activeElement)) {
+      const row = rows.find((li) => li.dataset.id === keep.id);
+      const target = row?.querySelector(`[data-action="${keep.action}"]`) || row?.querySelector("button");
+      (target || $("history-title")).focus();
+    }
   }
 
   _renderKey(gen) {
@@ -87,14 +96,11 @@ export class HistoryView {
       h("span", { title: "Cost" }, formatCost(gen.cost)),
       h("span", {}, formatDate(gen.created_at)),
     ];
-    const actions = [h("button", { type: "button", class: "secondary", onclick: () => this.onOpen(gen),
-      "aria-label": `Open ${title}` }, "Open")];
-    if (!TERMINAL.has(status)) {
-      actions.push(h("button", { type: "button", class: "secondary", onclick: () => this._cancel(gen),
-        "aria-label": `Cancel ${title}` }, "Cancel"));
-    }
-    actions.push(h("button", { type: "button", class: "danger", onclick: () => this._delete(gen),
-      "aria-label": `Delete ${title}` }, "Delete"));
+    const button = (action, cls, label, handler) => h("button", { type: "button", class: cls,
+      "data-action": action, "aria-label": `${label} ${title}`, onclick: handler }, label);
+    const actions = [button("open", "secondary", "Open", () => this.onOpen(gen))];
+    if (!TERMINAL.has(status)) actions.push(button("cancel", "secondary", "Cancel", () => this._cancel(gen)));
+    actions.push(button("delete", "danger", "Delete", () => this._delete(gen)));
     return h("li", { class: "history-item", "data-id": gen.id, "data-key": key, "data-status": status },
       this._thumb(gen),
       h("div", { class: "history-info" },

@@ -116,7 +116,9 @@ export class JobView {
     this._renderProgress(gen, status);
     const failed = status === "failed" || status === "canceled" || status === "rejected";
     showError($("job-error"), failed ? { message: gen.error || "The generation failed.", code: gen.error_code } : null);
-    $("job-cancel").hidden = TERMINAL.has(status);
+    const cancel = $("job-cancel");
+    if (TERMINAL.has(status) && document.activeElement === cancel) $("job-title").focus(); // don't drop focus
+    cancel.hidden = TERMINAL.has(status);
     if (status === "completed" && gen.video_url) this._showResult(gen);
   }
 

@@ -16,7 +16,7 @@ const history = new HistoryView({
     job.show(gen, originals.get(gen.id) || (await originalOf(gen)));
     history.markCurrent(gen.id);
     $("job").scrollIntoView({ block: "start" });
-    $("job-title").focus?.();
+    $("job-title").focus({ preventScroll: true });
   },
   onDeleted: (id) => {
     if (job.id === id) job.clear();
@@ -88,7 +88,6 @@ $("key-show").addEventListener("click", () => {
 });
 
 $("api-key").value = getKey();
-$("job-title").tabIndex = -1;
 checkKey().then((ok) => {
   if (ok) history.load();
 });
