@@ -52,7 +52,7 @@ def _run(video: Path, audio: Path, out: Path, model: Model, mode: SyncMode = Syn
 
 
 @pytest.mark.parametrize("model", [Model.LIPSYNC_1_9, Model.LIPSYNC_2, Model.LIPSYNC_2_PRO])
-def test_every_tier_keeps_frames_fps_size_and_pixels_outside_the_lower_face(model, talking_video, speech_wav,
+def test_every_tier_keeps_frames_fps_size_and_pixels_outside_the_lower_face(model, talking_video, speech_wav,  # noqa: F811
                                                                             tmp_path):
     out = tmp_path / f"{model.value}.mp4"
     result = _run(talking_video, speech_wav, out, model)
@@ -91,7 +91,7 @@ def test_mouth_moves_with_speech_and_rests_in_silence(face_video, speech_wav, si
     assert _psnr(_outside(src[: len(speech)]), _outside(speech)) > 40
 
 
-def test_frames_without_a_face_pass_through(astronaut, noface_video, speech_wav, tmp_path):
+def test_frames_without_a_face_pass_through(astronaut, noface_video, speech_wav, tmp_path):  # noqa: F811
     import cv2
 
     blank = cv2.resize(next(iter_frames(noface_video)), (320, 320))

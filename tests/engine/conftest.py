@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests import factories
 
 from openlipsync.media import FrameWriter
-from tests import factories
 
 
 @pytest.fixture(scope="session")
