@@ -77,7 +77,7 @@ class SqliteJobQueue:
         self._q.put(job_id)
 
     def pending_count(self) -> int:
-        return int(self._q.ready_count())
+        return int(self._q.qsize())  # new (inited) and returned (ready) messages
 
     def _get(self) -> tuple[object, str] | None:
         from persistqueue import Empty
