@@ -218,6 +218,15 @@ def find_lost(base: str, tenants: list[Tenant]) -> tuple[int, int]:
     return created, lost
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), to report server CPU per request."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000 if ordered else 0.0
@@ -244,6 +253,9 @@ def print_report(report: dict[str, Any]) -> None:
     for op, o in report["ops"].items():
         print(f"{op:<16}{o['count']:>8}{o['p50_ms']:>10}{o['p90_ms']:>10}{o['p99_ms']:>10}{o['max_ms']:>10}  "
               f"{o['statuses']}")
+    print(f"server CPU: {report.get('server_cpu_ms_per_request')} ms/request, "
+          f"{report.get('server_cpu_cores_used')} cores; machine load average before/after: "
+          f"{report.get('load_average_before_after')}")
     print(f"5xx: {report['status_5xx']}  request errors: {report['request_errors'] or 0}  "
           f"jobs created: {report['jobs_created']}  lost: {report['jobs_lost']}")
     for line in report["unexpected"]:
@@ -262,11 +274,16 @@ def run_load(clients: int = 200, seconds: float = 30.0, tenants: int = 20, think
             wait_ready(base, proc)
             video, audio = make_media(tmpdir)
             people = create_tenants(tmpdir / "data", base, tenants, video, audio)
+            load_before, cpu_before = os.getloadavg()[0], cpu_seconds(proc.pid)
             stats = asyncio.run(run_clients(base, people, clients, seconds, think))
+            cpu_used, load_after = cpu_seconds(proc.pid) - cpu_before, os.getloadavg()[0]
             created, lost = find_lost(base, people)
         finally:
             stop_server(proc)
         report = summarise(stats, seconds, created, lost, clients, think)
+        report["server_cpu_ms_per_request"] = round(1000 * cpu_used / max(report["requests"], 1), 2)
+        report["server_cpu_cores_used"] = round(cpu_used / seconds, 2)
+        report["load_average_before_after"] = [round(load_before, 1), round(load_after, 1)]
         log = (tmpdir / "server.log").read_text(errors="replace")
         report["server_tracebacks"] = log.count("Traceback (most recent call last)")
         return report
