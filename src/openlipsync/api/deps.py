@@ -50,7 +50,8 @@ async def _principal(request: Request, key: str | None) -> Principal:
         raise Unauthorized("a valid API key is required")
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        action = f"{request.method} {request.scope.get('route').path if request.scope.get('route') else ''}"
+        route = request.scope.get("route")
+        action = f"{request.method} {getattr(route, 'path', request.url.path)}"
         await run_in_threadpool(limiter.check, principal, action)
     request.state.principal = principal
     return principal

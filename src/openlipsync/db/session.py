@@ -36,6 +36,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE/DELETE result (typed helper: ``Result`` does not declare it)."""
+    return int(result.rowcount)
+
+
 class Database:
     """An Engine plus a session factory; ``session()`` commits on success and rolls back on error."""
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select, update
 
 from openlipsync.db import Database, Job
 from openlipsync.db.models import utcnow
+from openlipsync.db.session import rowcount
 from openlipsync.jobs.status import JobStatus
 
 
@@ -35,7 +36,7 @@ def claim(db: Database, job_id: str, owner: str, lease_seconds: float, max_attem
                     attempts=Job.attempts + 1, started_at=now, updated_at=now, progress_stage="starting",
                     progress_percent=0.0)
             .execution_options(synchronize_session=False))
-        return res.rowcount == 1
+        return rowcount(res) == 1
 
 
 def heartbeat(db: Database, job_id: str, owner: str, lease_seconds: float, percent: float, stage: str) -> bool:
@@ -47,7 +48,7 @@ def heartbeat(db: Database, job_id: str, owner: str, lease_seconds: float, perce
             .values(lease_expires_at=_expires(lease_seconds), progress_percent=percent, progress_stage=stage,
                     updated_at=utcnow())
             .execution_options(synchronize_session=False))
-        return res.rowcount == 1
+        return rowcount(res) == 1
 
 
 def finish(db: Database, job_id: str, owner: str, status: JobStatus, **values: Any) -> bool:
@@ -63,7 +64,7 @@ def finish(db: Database, job_id: str, owner: str, status: JobStatus, **values: A
             .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.PROCESSING.value)
             .values(**values)
             .execution_options(synchronize_session=False))
-        return res.rowcount == 1
+        return rowcount(res) == 1
 
 
 def release(db: Database, job_id: str, owner: str, *, refund_attempt: bool) -> bool:
@@ -79,7 +80,7 @@ def release(db: Database, job_id: str, owner: str, *, refund_attempt: bool) -> b
             .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.PROCESSING.value)
             .values(**values)
             .execution_options(synchronize_session=False))
-        return res.rowcount == 1
+        return rowcount(res) == 1
 
 
 def stale_jobs(db: Database, pending_grace: float, limit: int = 100) -> list[str]:
@@ -116,7 +117,7 @@ def fail_exhausted(db: Database, max_attempts: int) -> list[str]:
                         error_code="generation_worker_lost",
                         webhook_state=_webhook_state_expr(), webhook_next_at=now)
                 .execution_options(synchronize_session=False))
-            if res.rowcount == 1:
+            if rowcount(res) == 1:
                 failed.append(job_id)
         return failed
 

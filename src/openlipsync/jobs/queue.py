@@ -90,9 +90,9 @@ class SqliteJobQueue:
 
     def _ack(self, token: object, ok: bool) -> None:
         if ok:
-            self._q.ack(id=token)
+            self._q.ack(id=int(token))  # type: ignore[call-overload]
         else:
-            self._q.ack_failed(id=token)
+            self._q.ack_failed(id=int(token))  # type: ignore[call-overload]
 
     def run_worker(self, handle: Callable[[str], None], *, concurrency: int, stop: threading.Event) -> None:
         threads = _start_threads(lambda: _consume(self._get, self._ack, handle, stop), concurrency, "olsq")

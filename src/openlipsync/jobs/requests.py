@@ -89,7 +89,7 @@ def parse_model(name: str) -> Model:
                          code="generation_unsupported_model") from None
 
 
-def _enum(cls: type, value: Any, what: str) -> Any:
+def _enum(cls: Any, value: Any, what: str) -> Any:
     try:
         return cls(value)
     except ValueError:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from openlipsync.config import Settings
 from openlipsync.db import Asset, Database, Job
 from openlipsync.db.models import new_id, utcnow
+from openlipsync.db.session import rowcount
 from openlipsync.errors import InputError, LipSyncError, NoAudioStreamError, NotFoundError, NoVideoStreamError
 from openlipsync.jobs import cost as pricing
 from openlipsync.jobs.assets import AssetStore
@@ -273,7 +274,7 @@ class JobService:
                         error_code="generation_canceled", cost=0.0, completed_at=now, updated_at=now,
                         lease_owner=None, lease_expires_at=None, progress_stage="canceled")
                 .execution_options(synchronize_session=False))
-        if res.rowcount != 1:
+        if rowcount(res) != 1:
             raise JobStateError(f"generation {job_id} is already {JobStatus(job.status).value.lower()}")
         return self.get(tenant_id, job_id)
 

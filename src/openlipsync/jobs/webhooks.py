@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from openlipsync.config import Settings
 from openlipsync.db import Batch, Database, Job, Tenant, WebhookDelivery
 from openlipsync.db.models import utcnow
+from openlipsync.db.session import rowcount
 from openlipsync.jobs.links import LinkSigner
 from openlipsync.jobs.status import JobStatus
 from openlipsync.jobs.views import Links, iso, v2_generation
@@ -78,7 +79,7 @@ class WebhookSender:
             res = s.execute(update(Job).where(Job.id == job_id, Job.webhook_state == "pending",
                                               Job.webhook_next_at == next_at)
                             .values(webhook_next_at=hold).execution_options(synchronize_session=False))
-            return res.rowcount == 1
+            return rowcount(res) == 1
 
     def _secret(self, tenant_id: str) -> str:
         with self.db.session() as s:
@@ -136,7 +137,7 @@ class WebhookSender:
             with self.db.session() as s:
                 res = s.execute(update(Batch).where(Batch.id == batch.id, Batch.webhook_state == "waiting")
                                 .values(webhook_state="sending").execution_options(synchronize_session=False))
-                if res.rowcount != 1:
+                if rowcount(res) != 1:
                     continue
             ok = self._post(batch.webhook_url, payload, self._secret(batch.tenant_id), 1, batch_id=batch.id)
             with self.db.session() as s:

@@ -59,9 +59,9 @@ async def parse_request(request: Request, uploads: UploadDir) -> GenerationReque
                             "webhookUrl": form_text(form, "webhookUrl") or form_text(form, "webhook_url"),
                             "outputFileName": form_text(form, "outputFileName")}
     for name in ("options", "segments"):
-        raw = form_text(form, name)
-        if raw:
-            body[name] = _json_field(raw, name)
+        text = form_text(form, name)
+        if text:
+            body[name] = _json_field(text, name)
     return to_request(parse_create({k: v for k, v in body.items() if v is not None}), files)
 
 
