@@ -84,7 +84,7 @@ class IsolatedRunner:
         self.memory_limit_bytes = memory_limit_bytes
         self.time_limit_seconds = time_limit_seconds
         self.target = target
-        self._ctx = multiprocessing.get_context(start_method)
+        self._ctx: Any = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(_PRELOAD)
 
