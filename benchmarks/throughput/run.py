@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -87,15 +88,22 @@ def measure(workers: int, jobs: int, model: str, video: Path, audio: Path, workd
         db.dispose()
 
 
-def floor_seconds(model: str, video: Path, audio: Path, workdir: Path) -> float:
-    """One job's engine time in this process after a warm-up run (no queue, database or storage)."""
+def _cpu_seconds() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def floor_seconds(model: str, video: Path, audio: Path, workdir: Path) -> tuple[float, float]:
+    """One job's engine wall time in this process after a warm-up run (no queue, database or storage),
+    and the CPU cores it kept busy on average (CPU seconds incl. ffmpeg children / wall seconds)."""
     import openlipsync
 
     opts = openlipsync.LipSyncOptions(model=openlipsync.Model(model))
     openlipsync.lipsync(video, audio, workdir / "warm.mp4", opts)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     openlipsync.lipsync(video, audio, workdir / "floor.mp4", opts)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    return wall, (_cpu_seconds() - c0) / wall
 
 
 def main() -> None:
@@ -109,9 +117,9 @@ def main() -> None:
         work = Path(tmp)
         video = factories.make_face_video(work / "face.mp4", seconds=args.seconds, size=256)
         audio = factories.make_speech(work / "speech.wav", text="This is a throughput test of the platform.")
-        floor = floor_seconds(args.model, video, audio, work)
-        print(f"engine alone: {floor:.2f}s per job = {60 / floor:.1f} jobs/min on one process "
-              f"(model {args.model}, {os.cpu_count()} CPUs)", flush=True)
+        floor, cores = floor_seconds(args.model, video, audio, work)
+        print(f"engine alone: {floor:.2f}s per job = {60 / floor:.1f} jobs/min on one process, "
+              f"{cores:.2f} cores busy (model {args.model}, {os.cpu_count()} CPUs)", flush=True)
         results = {n: measure(n, args.jobs, args.model, video, audio, work)
                    for n in (int(x) for x in args.workers.split(","))}
     base = results[min(results)]

@@ -4,17 +4,20 @@ With the embedded configuration every test gets its own SQLite file, queue direc
 PostgreSQL + Redis + S3 the servers are shared by the whole run, so a test that drains "all runnable jobs"
 would see jobs left by earlier tests. ``private_backends`` gives each call its own PostgreSQL schema (via
 the connection's ``search_path``), its own Redis queue name and its own S3 key prefix. The same ``key``
-(a test's data dir) gives the same backends again within one test process, so restart tests still find
-their jobs.
+(a test's data dir) gives the same backends again within one test session, including the server
+processes it starts, so restart tests still find their jobs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_SALT = uuid.uuid4().hex  # per test process: names never collide with an earlier run's leftovers
+# One salt per test session, inherited by the server processes tests start (so they find the same schema);
+# names never collide with an earlier run's leftovers.
+_SALT = os.environ.setdefault("OPENLIPSYNC_TEST_ISOLATION_SALT", uuid.uuid4().hex)
 
 
 def _add_query(url: str, **params: str) -> str:
