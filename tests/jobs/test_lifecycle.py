@@ -83,3 +83,16 @@ def test_release_puts_a_job_back_and_can_refund_the_attempt(platform: Platform, 
     assert lease.release(platform.db, job_id, "a", refund_attempt=True)
     job = load(platform, job_id)
     assert job.status == "PENDING" and job.attempts == 0 and job.lease_owner is None
+
+
+def test_progress_percent_is_overall_and_never_goes_back() -> None:
+    from openlipsync.jobs.worker import overall_percent
+
+    steps = [("probe", 0.0), ("analyse", 0.5), ("analyse", 1.0), ("render", 0.0), ("render", 0.5),
+             ("mystery", 0.9), ("render", 1.0), ("done", 1.0)]
+    percent, seen = 0.0, []
+    for stage, fraction in steps:
+        percent = overall_percent(stage, fraction, percent)
+        seen.append(percent)
+    assert seen == sorted(seen) and seen[-1] == 100.0
+    assert 0 < seen[1] < seen[2] < seen[4] < 100 and seen[5] == seen[4]

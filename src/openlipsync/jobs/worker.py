@@ -33,6 +33,19 @@ log = logging.getLogger("openlipsync.jobs.worker")
 _PROGRESS_FLUSH_SECONDS = 1.0
 _TICK = 0.25
 _HANG_GRACE_SECONDS = 30.0  # after the time limit, how long a silent engine gets before we give up on it
+# The engine reports a fraction per stage; these spans (percent of the whole run) turn that into one
+# overall percentage. Unknown stages keep the last percentage, so progress never moves backwards.
+_STAGE_SPANS = {"starting": (0.0, 0.0), "probe": (0.0, 2.0), "analyse": (2.0, 30.0), "plan": (30.0, 35.0),
+                "render": (35.0, 97.0), "encode": (97.0, 99.0), "done": (100.0, 100.0)}
+
+
+def overall_percent(stage: str, fraction: float, previous: float) -> float:
+    """Overall progress in percent from the engine's ``(stage, fraction of that stage)``; monotonic."""
+    span = _STAGE_SPANS.get(stage)
+    if span is None:
+        return previous
+    lo, hi = span
+    return max(previous, round(lo + (hi - lo) * max(0.0, min(1.0, fraction)), 1))
 
 
 class _Abort(Exception):
@@ -44,7 +57,7 @@ class _Monitor:
 
     def __init__(self, platform: Platform, job_id: str, owner: str, stop: threading.Event) -> None:
         self.p, self.job_id, self.owner, self.stop = platform, job_id, owner, stop
-        self.stage, self.fraction = "starting", 0.0
+        self.stage, self.percent = "starting", 0.0
         self.reason: str | None = None  # canceled | shutdown | timeout
         self.deadline = time.monotonic() + platform.settings.job_timeout_seconds
         self._done = threading.Event()
@@ -61,8 +74,9 @@ class _Monitor:
 
     def progress(self, stage: str, fraction: float) -> None:
         """The engine's progress callback: records progress, raises to stop the engine when needed."""
-        if stage != self.stage or abs(fraction - self.fraction) >= 0.001:
-            self.stage, self.fraction, self._changed = stage, max(0.0, min(1.0, float(fraction))), True
+        percent = overall_percent(stage, float(fraction), self.percent)
+        if stage != self.stage or percent - self.percent >= 0.1:
+            self.stage, self.percent, self._changed = stage, percent, True
         if self.stop.is_set() and self.reason is None:
             self.reason = "shutdown"
         if time.monotonic() > self.deadline:
@@ -81,8 +95,8 @@ class _Monitor:
             if due:
                 self._changed = False
                 last = now
-                ok = lease.heartbeat(self.p.db, self.job_id, self.owner, s.lease_seconds,
-                                     round(self.fraction * 100, 1), self.stage)
+                ok = lease.heartbeat(self.p.db, self.job_id, self.owner, s.lease_seconds, self.percent,
+                                     self.stage)
                 if not ok and self.reason is None:
                     self.reason = "canceled"  # cancelled, deleted or taken over: stop without writing
             if now > self.deadline + _HANG_GRACE_SECONDS and self.reason != "hung":
