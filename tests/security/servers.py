@@ -31,6 +31,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             route(query)
 
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        parts = urlsplit(self.path)
+        self.server.seen.append({"path": parts.path, "host": self.headers.get("Host"),  # type: ignore[attr-defined]
+                                 "body": body, "signature": self.headers.get("Sync-Signature")})
+        if parts.path == "/redirect":
+            self._send(307, b"", Location="http://169.254.169.254/")
+        else:
+            self._send(200, b"ok" * 100_000)
+
     def _send(self, status: int, body: bytes, **headers: str) -> None:
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))

@@ -277,3 +277,19 @@ def test_faceless_video_ends_in_a_recorded_outcome_never_a_hang(tmp_path: Path) 
                 assert job["error_code"] and job["error"], job
     finally:
         platform.close()
+
+
+def test_webhooks_to_internal_addresses_are_refused_at_delivery(make_client, tiny: Path) -> None:
+    from openlipsync.db import WebhookDelivery
+
+    client, platform = make_client(webhook_max_attempts=1)
+    key = new_key(platform)
+    with open(tiny / "face.mp4", "rb") as v, open(tiny / "tone.wav", "rb") as a:
+        r = client.post("/v2/generate", headers=v2(key), data={"webhookUrl": "http://169.254.169.254/latest/x"},
+                        files={"video": ("f.mp4", v), "audio": ("t.wav", a)})
+    assert r.status_code == 201, r.text
+    Worker(platform).drain()
+    with platform.db.session() as s:
+        deliveries = s.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == r.json()["id"])).all()
+        assert len(deliveries) == 1 and not deliveries[0].succeeded
+        assert "generation_input_url_forbidden" in (deliveries[0].error or "")

@@ -26,6 +26,7 @@ from openlipsync.db.session import rowcount
 from openlipsync.jobs.links import LinkSigner
 from openlipsync.jobs.status import JobStatus
 from openlipsync.jobs.views import Links, iso, v2_generation
+from openlipsync.security.transport import safe_client
 
 log = logging.getLogger("openlipsync.jobs.webhooks")
 
@@ -57,7 +58,8 @@ class WebhookSender:
     def __init__(self, settings: Settings, db: Database, signer: LinkSigner,
                  client: httpx.Client | None = None) -> None:
         self.settings, self.db, self.signer = settings, db, signer
-        self.client = client or httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        # SSRF rules of security/urlfetch apply to webhook URLs too (checked address, no redirects)
+        self.client = client or safe_client(settings)
 
     def deliver_due(self, limit: int = 20) -> int:
         """Send every webhook that is due now; return how many attempts were made."""

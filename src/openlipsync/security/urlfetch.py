@@ -308,6 +308,30 @@ class SafeFetcher:
         raise UrlFetchError(f"too many redirects (more than {self.policy.max_redirects})",
                             code="generation_input_url_redirect_loop")
 
+    def send(self, method: str, url: str, *, body: bytes = b"", headers: dict[str, str] | None = None,
+             max_response_bytes: int = 64 * 1024) -> tuple[int, dict[str, str], bytes]:
+        """One checked request without following redirects (webhooks): (status, headers, capped body)."""
+        target = parse_target(url)
+        ip = self.resolve_checked(target)
+        watchdog = _Watchdog(self.policy.total_timeout)
+        pool = self._pool(target, ip, watchdog)
+        timeout = urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout)
+        sent = {"User-Agent": self.policy.user_agent, **(headers or {}), "Host": target.host_header}
+        try:
+            response = pool.urlopen(method, target.path, body=body, headers=sent, redirect=False, retries=False,
+                                    timeout=timeout, preload_content=False, decode_content=False,
+                                    assert_same_host=False)
+            try:
+                content = response.read(max_response_bytes)
+                return response.status, dict(response.headers), content
+            finally:
+                response.close()
+        except Urllib3Error as exc:
+            raise self._transport_error(target, exc, watchdog) from exc
+        finally:
+            watchdog.cancel()
+            pool.close()
+
     def _request(self, pool: urllib3.HTTPConnectionPool, target: _Target, deadline: float,
                  watchdog: _Watchdog) -> urllib3.BaseHTTPResponse:
         remaining = deadline - time.monotonic()
