@@ -109,7 +109,8 @@ stop_all() {
   if redis_running; then redis-cli -h 127.0.0.1 -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; log "redis stopped"; fi
   if [ -f "$state/s3/moto.pid" ]; then
     pid=$(cat "$state/s3/moto.pid")
-    if kill "$pid" 2>/dev/null; then
+    # only our moto server: a stale pid file (machine rebooted, pid reused) must not kill anything else
+    if grep -q moto_server "/proc/$pid/cmdline" 2>/dev/null && kill "$pid" 2>/dev/null; then
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
       log "moto S3 stopped"
