@@ -118,7 +118,8 @@ def _row(inp: BenchInput, system: str, record: dict[str, object], floor_wall: fl
     row.realtime_factor = inp.seconds / wall if wall > 0 else None
     row.floor_ratio = wall / floor_wall if floor_wall else None
     row.frames_edited = record.get("frames_edited")  # type: ignore[assignment]
-    row.stage_seconds = {k: float(v) for k, v in dict(record.get("stage_seconds") or {}).items()}
+    stages = record.get("stage_seconds")
+    row.stage_seconds = {str(k): float(v) for k, v in stages.items()} if isinstance(stages, dict) else {}
     return row
 
 

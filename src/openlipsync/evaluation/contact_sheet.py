@@ -54,7 +54,7 @@ def write_contact_sheet(path: Path, rows: list[dict[str, tuple[np.ndarray, np.nd
 
     lines = []
     for row, t in zip(rows, times, strict=True):
-        cells = []
+        cells: list[np.ndarray] = []
         for title, (frame, marks) in row.items():
             cell = _thumb(frame) if marks is None else mouth_crop(frame, marks)
             cells.append(_label(cell, f"{title} t={t:.2f}s" if not cells else title))

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -213,8 +214,8 @@ def evaluate_direction(clip: PreparedClip, src: Half, truth: Half, landmarker: D
                          frames_expected=n, frames_edited=0, frames_changed=0), src.marks, truth, clip, max_lag)]
     measured: dict[str, _Measured] = {}
     systems: list[tuple[str, Callable[[Path], tuple[int | None, float]]]] = [
-        (LOUDNESS, lambda out: _loudness(src, truth, clip, out))]
-    systems += [(m, lambda out, m=m: _run_engine(m, src, truth, out)) for m in config.models]
+        (LOUDNESS, partial(_loudness, src, truth, clip))]
+    systems += [(m, partial(_run_engine, m, src, truth)) for m in config.models]
     for name, make in systems:
         output = work / f"{direction.replace('<-', '_from_')}.{name.split()[0]}.mp4"
         row = RunRow(clip.name, direction, name, frames_expected=n, output=str(output))

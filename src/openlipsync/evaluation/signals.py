@@ -56,8 +56,8 @@ def silent_frames(audio: np.ndarray, fps: float, n_frames: int, *, margin_s: flo
     speech &= loud
     times = np.arange(n_frames) / fps
     silent = np.ones(n_frames, bool)
-    for k in np.flatnonzero(speech):
-        t0, t1 = k * 0.03 - margin_s, (k + 1) * 0.03 + margin_s
+    for j in np.flatnonzero(speech):
+        t0, t1 = float(j) * 0.03 - margin_s, float(j + 1) * 0.03 + margin_s
         silent[(times >= t0) & (times < t1)] = False
     # frames past the end of the audio are silent by definition (padding)
     return silent

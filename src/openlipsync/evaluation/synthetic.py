@@ -120,7 +120,7 @@ def _head_motion(frame: np.ndarray, i: int, fps: float, amplitude: float, roll_d
     dx = amplitude * math.sin(2 * math.pi * t / 3.1)
     dy = amplitude * 0.6 * math.sin(2 * math.pi * t / 2.3 + 1.0)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), roll_deg * math.sin(2 * math.pi * t / 4.7), 1.0)
-    m[:, 2] += (dx, dy)
+    m[:, 2] += np.array([dx, dy])
     return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
