@@ -38,8 +38,8 @@ class RateLimits:
     max_inflight_requests: int = 32
     max_active_jobs: int = 16
     max_stored_bytes: int = 20 * 1024**3
-    anonymous_requests_per_second: float = 5.0  # requests without a key, per client address
-    anonymous_burst: int = 20
+    anonymous_requests_per_second: float = 10.0  # API requests without a key (signed links), per address
+    anonymous_burst: int = 50
     auth_failures_per_minute: float = 30.0  # 401s per client address before it is throttled
 
     @classmethod
@@ -205,10 +205,11 @@ class RateLimitMiddleware:
     """ASGI middleware: token bucket + in-flight limit per presented key, per address without one."""
 
     def __init__(self, app: Any, limits: RateLimits | None = None, *, clock: Clock = time.monotonic,
-                 exempt_prefixes: tuple[str, ...] = ("/health", "/ready", "/healthz", "/readyz")) -> None:
+                 limited_prefixes: tuple[str, ...] = ("/v1/", "/v2/"),
+                 exempt_prefixes: tuple[str, ...] = ("/v1/health", "/v1/ready")) -> None:
         self.app = app
         self.limits = limits or RateLimits()
-        self.exempt = exempt_prefixes
+        self.limited, self.exempt = limited_prefixes, exempt_prefixes
         lim = self.limits
         self.keyed = RateLimiter(lim.requests_per_second, lim.burst, clock=clock)
         self.anonymous = RateLimiter(lim.anonymous_requests_per_second, lim.anonymous_burst, clock=clock)
@@ -217,7 +218,8 @@ class RateLimitMiddleware:
         self.inflight = ConcurrencyLimiter(lim.max_inflight_requests)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("path", "").startswith(self.exempt):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(self.limited) or path.startswith(self.exempt):  # studio, docs, health: free
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
