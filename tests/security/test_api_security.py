@@ -227,6 +227,10 @@ def test_request_body_over_the_cap_is_refused_while_streaming(make_client) -> No
 
     r = client.post("/v2/assets", headers={**v2(key), "content-type": "application/octet-stream"}, content=chunks())
     assert r.status_code == 413 and r.json()["errorCode"] == "request_too_large", r.text
+    # JSON is parsed in memory: its cap is 8 MiB whatever the upload cap
+    big_json = b'{"model": "lipsync-2", "input": [], "pad": "' + b"z" * (9 * 1024 * 1024) + b'"}'
+    r = client.post("/v2/generate", headers={**v2(key), "content-type": "application/json"}, content=big_json)
+    assert r.status_code == 413 and r.json()["errorCode"] == "request_too_large"
 
 
 def test_crashing_engine_fails_only_its_job(make_client, tiny: Path) -> None:
