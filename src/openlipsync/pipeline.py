@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from openlipsync.engine import mesh
+from openlipsync.engine import mesh, speaker
 from openlipsync.engine.library import LibraryBuilder, MouthLibrary
 from openlipsync.engine.render_retrieval import RetrievalRenderer
 from openlipsync.engine.render_warp import WarpRenderer
@@ -31,7 +31,7 @@ from openlipsync.media import FrameWriter, iter_frames, load_audio
 from openlipsync.media.audio import SAMPLE_RATE
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline
-from openlipsync.options import LipSyncOptions, LipSyncResult, Model, ProgressCallback
+from openlipsync.options import ActiveSpeaker, LipSyncOptions, LipSyncResult, Model, ProgressCallback
 
 log = logging.getLogger("openlipsync.pipeline")
 
@@ -131,8 +131,9 @@ class _SourceFrames:
 
 
 def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallback,
-            library: LibraryBuilder | None) -> FaceTrack:
-    """Pass 1: track faces over every source frame; feed the mouth library."""
+            library: LibraryBuilder | None, speaker_option: ActiveSpeaker | None = None,
+            notes: list[str] | None = None) -> FaceTrack:
+    """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
     for i, frame in enumerate(clock.timed(iter_frames(info), "decode")):
@@ -143,7 +144,24 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
                 library.offer(i, frame, faces)
         progress("analyse", min(1.0, (i + 1) / total))
     with clock("track"):
-        return tracker.finish()
+        track, choice = speaker.select_track(tracker, speaker_option or ActiveSpeaker(),
+                                             _own_envelope(info, fps))
+    if notes is not None and choice.method != "single_face":
+        notes.append(choice.note())
+    return track
+
+
+def _own_envelope(info: MediaInfo, fps: float) -> Callable[[int], np.ndarray | None]:
+    """Loader of the video's own speech loudness per source frame (for active-speaker detection)."""
+    def envelope(n: int) -> np.ndarray | None:
+        if info.is_image or not info.has_audio:
+            return None
+        try:
+            return speech_envelope(load_audio(info), SAMPLE_RATE, fps, n)
+        except LipSyncError as exc:
+            log.warning("cannot read the video's own audio for speaker detection: %s", exc)
+            return None
+    return envelope
 
 
 def measured_shapes(track: FaceTrack) -> MouthShapes:
@@ -190,7 +208,8 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     src_fps = vis.fps if vis.fps > 0 else tl.fps
     wants_library = opts.model in RETRIEVAL_TIERS and not vis.is_image
     builder = LibraryBuilder(src_fps) if wants_library else None
-    track = analyse(vis, src_fps, clock, progress, builder)
+    speaker_notes: list[str] = []
+    track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes)
     if not track.valid.any():
         reasons = sorted({r for r in track.reason if r})
         raise NoFaceError(f"{vis.path.name}: no usable face in any frame ({', '.join(reasons) or 'no_face'})")
@@ -200,7 +219,7 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
         mouth_plan = plan(inputs, calibration)
     library = builder.finish(track) if builder is not None else None
     renderer, kind = _renderer(opts.model, library)
-    notes = [f"renderer={kind}", f"model={opts.model.value}"]
+    notes = [f"renderer={kind}", f"model={opts.model.value}", *speaker_notes]
     if opts.model in (Model.SYNC_3, Model.REACT_1):
         notes.append(f"{opts.model.value} currently renders like lipsync-2-pro")
     src_index = np.minimum(tl.source_index, track.frame_count - 1)

@@ -152,6 +152,10 @@ class FaceTracker:
         best.area_sum += size * size
         return best
 
+    def identity_frames(self) -> dict[int, dict[int, np.ndarray]]:
+        """{identity: {frame index: smoothed (478, 2) landmarks}} of every face seen (engine.speaker)."""
+        return {ident.ident: ident.frames for ident in self._ids}
+
     def finish(self, identity: int | None = None) -> FaceTrack:
         """The track of ``identity`` (default: the face with the largest summed area, i.e. biggest and longest)."""
         self.detector.close()
