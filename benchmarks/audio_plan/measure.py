@@ -46,6 +46,11 @@ def scores(pred: np.ndarray, truth: MouthShapes) -> tuple[float, float, int]:
     return r0, lags[best], best
 
 
+def av_lag(envelope: np.ndarray, opening: np.ndarray, valid: np.ndarray, max_lag: int = 8) -> int:
+    """Lag (frames) maximising corr(envelope[t], opening[t + lag]); positive = mouth after sound."""
+    return max(range(-max_lag, max_lag + 1), key=lambda k: corr(envelope, opening, valid, k))
+
+
 def _slice(s: MouthShapes, a: int, b: int) -> MouthShapes:
     return MouthShapes(s.opening[a:b], s.width[a:b], s.valid[a:b])
 
@@ -73,10 +78,15 @@ def main(videos: list[Path], detail: bool = False) -> None:
             rms = 10 ** (loud / 20)
             for det, truth in (("mp", mp), ("dlib", dl)):
                 tr = _slice(truth, b0, b1)
+                span = np.percentile(tr.opening[tr.valid], 95) - np.percentile(tr.opening[tr.valid], 5)
+                quiet = ~plan_c.speech
                 rows.append({
                     "clip": f"{video.stem[:3]} {cal}->{tgt}", "det": det,
                     "calib": scores(plan_c.opening, tr), "prior": scores(plan_p.opening, tr),
                     "loud": scores(rms, tr), "sec": dt,
+                    "width_r": corr(plan_c.width, tr.width, tr.valid),
+                    "av": av_lag(rms, plan_c.opening, np.ones(b1 - b0, bool)) - av_lag(rms, tr.opening, tr.valid),
+                    "silence": float(plan_c.opening[quiet].mean() / span) if quiet.any() else 0.0,
                 })
             if detail:
                 tr = _slice(mp, b0, b1)
@@ -85,18 +95,22 @@ def main(videos: list[Path], detail: bool = False) -> None:
                 print("  calib ", np.round(plan_c.opening[:60], 2))
                 print("  prior ", np.round(plan_p.opening[:60], 2))
     print(f"{'clip':10s} {'det':5s} {'calibrated r0/best(lag)':>25s} {'prior r0/best(lag)':>22s} "
-          f"{'loudness r0/best(lag)':>22s}")
+          f"{'loudness r0/best(lag)':>22s} {'width r':>8s} {'AV off':>6s} {'sil/range':>9s} {'plan s':>6s}")
     for r in rows:
         def f(s: tuple[float, float, int]) -> str:
             return f"{s[0]:6.3f} / {s[1]:6.3f} ({s[2]:+d})"
 
-        print(f"{r['clip']:10s} {r['det']:5s} {f(r['calib']):>25s} {f(r['prior']):>22s} {f(r['loud']):>22s}")
+        print(f"{r['clip']:10s} {r['det']:5s} {f(r['calib']):>25s} {f(r['prior']):>22s} {f(r['loud']):>22s} "
+              f"{r['width_r']:8.3f} {r['av']:+6d} {r['silence']:9.3f} {r['sec']:6.2f}")
     for det in ("mp", "dlib"):
         sel = [r for r in rows if r["det"] == det]
         med = {k: (np.median([r[k][0] for r in sel]), np.median([r[k][1] for r in sel]))
                for k in ("calib", "prior", "loud")}
         print(f"MEDIAN vs {det:5s}: calibrated {med['calib'][0]:.3f}/{med['calib'][1]:.3f}  "
-              f"prior {med['prior'][0]:.3f}/{med['prior'][1]:.3f}  loudness {med['loud'][0]:.3f}/{med['loud'][1]:.3f}")
+              f"prior {med['prior'][0]:.3f}/{med['prior'][1]:.3f}  loudness {med['loud'][0]:.3f}/{med['loud'][1]:.3f}  "
+              f"width r {np.median([r['width_r'] for r in sel]):.3f}  "
+              f"|AV offset| {np.median([abs(r['av']) for r in sel]):.1f}  "
+              f"silence/range {np.median([r['silence'] for r in sel]):.3f}")
 
 
 if __name__ == "__main__":

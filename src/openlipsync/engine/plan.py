@@ -55,7 +55,7 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
         rest_width, lead_s = rng.rest_width, 0.06
         trust = person.trust()
         if trust > 0 and person.opening is not None and person.width is not None:
-            x = an.design()
+            x = person.design_for(an.design(), fps)
             a, b = person.open_map
             own_open = a * person.opening.predict(x) + b
             own_width = person.width.predict(x)

@@ -20,6 +20,8 @@ from openlipsync.engine.types import Calibration, MouthShapes
 log = logging.getLogger("openlipsync.engine.audio")
 
 MIN_SPEECH_SECONDS = 1.0  # less than this and the model is not worth fitting
+LAGS = (0, -1, 1, -2, 2, -3, 3)  # frames; beyond the ±2-frame context windows already in the design
+LAG_PENALTY = 0.01  # CV r given up per frame of shift
 MAX_SECONDS = 180.0  # longer calibration videos: the first 3 minutes are plenty for ~100 parameters
 
 
@@ -45,12 +47,23 @@ class PersonModel:
     speech_seconds: float
     range: PersonRange
     open_map: tuple[float, float]  # affine map (a, b): opening = a * ridge_output + b, undoing ridge shrinkage
+    lag_s: float  # the mouth follows the audio features by this much (negative: lips lead)
+
+    def design_for(self, design: np.ndarray, fps: float) -> np.ndarray:
+        """Rows of an AudioAnalysis.design() realigned with this person's timing."""
+        return shift_rows(design, int(round(self.lag_s * fps)))
 
     def trust(self) -> float:
-        """0..1 weight of this model against the generic prior."""
-        quality = float(np.clip((self.opening_r - 0.05) / 0.35, 0.0, 1.0))
-        amount = float(np.clip(self.speech_seconds / 4.0, 0.0, 1.0))
-        return quality * amount if self.opening is not None else 0.0
+        """0..1 weight of this model against the generic prior.
+
+        The person model already sees the prior's inputs (phones, acoustics), so any cross-validated
+        skill makes it the better predictor; fall back to the prior only without skill or speech.
+        """
+        if self.opening is None:
+            return 0.0
+        quality = float(np.clip(self.opening_r / 0.2, 0.0, 1.0))
+        amount = float(np.clip(self.speech_seconds / 3.0, 0.0, 1.0))
+        return quality * amount
 
 
 def person_range(cal: Calibration, speech: np.ndarray) -> PersonRange | None:
@@ -85,20 +98,32 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     speech_seconds = float((an.speech & valid).sum() / cal.fps)
     if speech_seconds < MIN_SPEECH_SECONDS:
         log.info("calibration: %.1f s of measured speech, using the prior with the person's range", speech_seconds)
-        return PersonModel(None, None, 0.0, 0.0, speech_seconds, rng, (1.0, 0.0))
-    x = an.design()[valid]
+        return PersonModel(None, None, 0.0, 0.0, speech_seconds, rng, (1.0, 0.0), 0.0)
+    design = an.design()
     # silence still teaches the model what "closed" sounds like, but speech frames matter most
     w = np.where(an.speech[valid], 1.0, 0.3)
     y_open = cal.shapes.opening[valid].astype(np.float64)
     y_width = cal.shapes.width[valid].astype(np.float64)
-    lam_o, r_o, oof = cv_ridge(x, y_open, w)
+    # the person's (and the recording's) audio-to-lips timing: one global shift, chosen by CV
+    fits = [(lag, *cv_ridge(shift_rows(design, lag)[valid], y_open, w)) for lag in LAGS]
+    # small preference for no shift so that noise alone does not move the timing
+    lag, lam_o, r_o, oof = max(fits, key=lambda f: f[2] - LAG_PENALTY * abs(f[0]))
+    x = shift_rows(design, lag)[valid]
     lam_w, r_w, _ = cv_ridge(x, y_width, w)
     open_model = fit_ridge(x, y_open, lam_o, w)
     width_model = fit_ridge(x, y_width, lam_w, w)
     open_map = _spread_map(oof[an.speech[valid]], y_open[an.speech[valid]])
     log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g)",
              speech_seconds, r_o, lam_o, r_w, lam_w)
-    return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map)
+    return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map, lag / cal.fps)
+
+
+def shift_rows(x: np.ndarray, lag: int) -> np.ndarray:
+    """Row t of the result is row t - lag of ``x`` (edges held)."""
+    if lag == 0:
+        return x
+    idx = np.clip(np.arange(x.shape[0]) - lag, 0, x.shape[0] - 1)
+    return x[idx]
 
 
 def _trimmed(cal: Calibration) -> Calibration:

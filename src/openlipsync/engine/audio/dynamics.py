@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter1d, shift
 
 from openlipsync.engine.types import MouthPlan
 
-SMOOTH_S = 0.025  # Gaussian σ of the opening/width smoothing (≈ 0.6 frame at 25 fps)
+SMOOTH_S = 0.035  # Gaussian σ of the opening/width smoothing (≈ 1 frame at 25 fps)
 ONSET_S = 0.08  # the mouth starts to move this long before speech starts…
 RELEASE_S = 0.12  # …and settles this long after it stops
 
