@@ -81,7 +81,7 @@ def test_bilabial_text_has_closures(bilabial_audio):
 
 def test_temperature_scales_excursions(speech_audio):
     n = frames_for(speech_audio)
-    ex = [_excursion(plan_mouth(speech_audio, SR, 25.0, n, temperature=t)) for t in (0.0, 0.5, 1.0)]
+    ex = [_excursion(plan_mouth(speech_audio, SR, 25.0, n, temperature=t, phones=False)) for t in (0.0, 0.5, 1.0)]
     assert ex[0] < ex[1] < ex[2]
     assert ex[2] > 2 * ex[0]
 
@@ -110,8 +110,9 @@ def _person(audio: np.ndarray, fps: float, open_scale: float, rest_width: float)
 
 def test_calibration_moves_scale_toward_the_person(speech_audio, bilabial_audio):
     n = frames_for(bilabial_audio)
-    big = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=_person(speech_audio, 25.0, 0.45, 1.0))
-    small = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=_person(speech_audio, 25.0, 0.08, 0.7))
+    big = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=_person(speech_audio, 25.0, 0.45, 1.0), phones=False)
+    small = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=_person(speech_audio, 25.0, 0.08, 0.7),
+                       phones=False)
     assert _excursion(big) > 2.5 * _excursion(small)
     assert 0.2 < _excursion(big) < 0.8
     assert _excursion(small) < 0.15
@@ -122,7 +123,8 @@ def test_calibration_moves_scale_toward_the_person(speech_audio, bilabial_audio)
 
 def test_calibration_at_another_fps_and_unusable_calibrations(speech_audio, bilabial_audio):
     n = frames_for(bilabial_audio)
-    other_fps = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=_person(speech_audio, 30.0, 0.3, 0.9))
+    other_fps = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=_person(speech_audio, 30.0, 0.3, 0.9),
+                           phones=False)
     assert other_fps.frame_count == n and _excursion(other_fps) > 0.1
     cal = _person(speech_audio, 25.0, 0.3, 0.9)
     no_face = Calibration(cal.audio, SR, 25.0, MouthShapes(cal.shapes.opening, cal.shapes.width,
@@ -130,11 +132,11 @@ def test_calibration_at_another_fps_and_unusable_calibrations(speech_audio, bila
     silent = Calibration(np.zeros_like(cal.audio), SR, 25.0, cal.shapes)
     s = cal.shapes
     tiny = Calibration(cal.audio[: SR // 10], SR, 25.0, MouthShapes(s.opening[:2], s.width[:2], s.valid[:2]))
-    prior = plan_mouth(bilabial_audio, SR, 25.0, n)
+    prior = plan_mouth(bilabial_audio, SR, 25.0, n, phones=False)
     for c in (no_face, tiny):
-        p = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=c)
+        p = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=c, phones=False)
         np.testing.assert_allclose(p.opening, prior.opening, atol=1e-6)  # ignored: prior only
-    p = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=silent)  # range known, no speech to learn from
+    p = plan_mouth(bilabial_audio, SR, 25.0, n, calibration=silent, phones=False)  # range only, no speech
     assert p.frame_count == n and _excursion(p) > 0.05
 
 
