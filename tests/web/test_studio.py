@@ -96,7 +96,9 @@ def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: S
                                                            page_errors: list[str]) -> None:
     face_video, speech_wav = short_media
     requested: list[str] = []
+    refused: list[str] = []
     page.on("request", lambda req: requested.append(req.url))
+    page.on("response", lambda res: refused.append(res.url) if res.status == 429 else None)
     _open_with_key(page, studio)
     page.set_input_files("#visual-file", str(face_video))
     page.wait_for_selector("#visual-status.ok")
@@ -138,7 +140,8 @@ def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: S
     assert orig0["duration"] == pytest.approx(1.0, abs=0.1)
     page.click("#play-toggle")
     page.wait_for_function("() => document.getElementById('result-video').currentTime > 0.5")
-    r1, o1 = _video_state(page, "#result-video"), _video_state(page, "#orig-video")
+    r1, o1 = page.evaluate("() => [document.getElementById('result-video'), document.getElementById('orig-video')]"
+                           ".map(v => ({time: v.currentTime, duration: v.duration, paused: v.paused}))")
     assert not r1["paused"]
     # The original follows the result's clock, looping its 1 s (circular distance on the clip's timeline).
     lag = abs(r1["time"] % o1["duration"] - o1["time"])
@@ -172,6 +175,7 @@ def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: S
     # Works offline: every request went to the studio's own origin (or to local blob: URLs).
     foreign = [u for u in requested if not u.startswith((studio.url, "blob:", "data:"))]
     assert requested and foreign == []
+    assert refused == []  # the page stays within the server's rate limits
 
 
 def test_corrupt_upload_shows_a_readable_error(page: Any, studio: Studio, corrupt_video: Path,
@@ -302,7 +306,7 @@ def test_queued_job_shows_waiting_state_and_can_be_cancelled(browser: Any, idle_
         page.wait_for_selector("#job-status.pending")
         assert "queue" in page.text_content("#job-stage").lower()
         assert page.get_attribute("#job-progress", "value") is None  # indeterminate while queued
-        assert page.is_visible("#history-list li[data-status=pending] >> text=Cancel")
+        page.wait_for_selector("#history-list li[data-status=pending] >> text=Cancel")
         page.screenshot(path=str(artifacts_dir / "07-queued.png"), full_page=True)
 
         page.click("#job-cancel")

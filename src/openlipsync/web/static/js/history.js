@@ -15,12 +15,66 @@ export function unpackList(body) {
   return { items, next: body?.has_more === false ? null : next };
 }
 
+/**
+ * Loads thumbnails a few at a time, only when visible. Signed media links carry no API key, so they
+ * count against the server's per-address limit for anonymous requests: a burst of a dozen videos
+ * would be refused (429). A refused or failed thumbnail is retried once.
+ */
+class ThumbnailLoader {
+  constructor(parallel = 2) {
+    this.parallel = parallel;
+    this.active = 0;
+    this.queue = [];
+    this.seen = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        this.seen.unobserve(entry.target);
+        this.queue.push({ video: entry.target, tries: 0 });
+      }
+      this._pump();
+    }, { rootMargin: "200px" });
+  }
+
+  observe(video) {
+    this.seen.observe(video);
+  }
+
+  _pump() {
+    while (this.active < this.parallel && this.queue.length) {
+      const job = this.queue.shift();
+      if (!job.video.isConnected) continue;
+      this.active += 1;
+      let settled = false;
+      const finish = (failed) => {
+        if (settled) return;
+        settled = true;
+        this.active -= 1;
+        if (failed && job.tries < 1) {
+          job.tries += 1;
+          setTimeout(() => {
+            this.queue.push(job);
+            this._pump();
+          }, 2000);
+        }
+        this._pump();
+      };
+      job.video.addEventListener("loadeddata", () => finish(false), { once: true });
+      job.video.addEventListener("error", () => finish(true), { once: true });
+      setTimeout(() => finish(false), 5000); // never hold a slot forever
+      job.video.src = job.video.dataset.src;
+    }
+  }
+}
+
+const thumbs = new ThumbnailLoader();
+
 export class HistoryView {
   constructor({ onOpen, onDeleted, titleOf }) {
     this.onOpen = onOpen;
     this.onDeleted = onDeleted;
     this.titleOf = titleOf || (() => null);
     this.items = [];
+    this.assetNames = new Map(); // asset id → file name, for readable titles
     this.next = null;
     this.currentId = null;
     this._timer = null;
@@ -39,6 +93,7 @@ export class HistoryView {
       const { items, next } = unpackList(await request("GET", "generations", { query }));
       this.items = more ? this.items.concat(items) : items;
       this.next = next;
+      await this._learnAssetNames();
       setStatus(message, this.items.length ? "" : "No generations yet.");
       this.render();
     } catch (err) {
@@ -48,6 +103,31 @@ export class HistoryView {
     if (this.items.some((g) => !TERMINAL.has(statusOf(g)))) {
       this._timer = setTimeout(() => this.load(), REFRESH_MS);
     }
+  }
+
+  /** "face.mp4 + speech.wav", "face.png + “Hello there…”", or the short id when inputs are unknown. */
+  title(gen) {
+    const known = this.titleOf(gen.id);
+    if (known) return known;
+    const video = this.assetNames.get(gen.input?.video?.asset_id);
+    const audio = gen.input?.audio || {};
+    const speech = audio.text
+      ? `“${audio.text.length > 24 ? `${audio.text.slice(0, 24)}…` : audio.text}”`
+      : this.assetNames.get(audio.asset_id);
+    return video && speech ? `${video} + ${speech}` : `Generation ${gen.id.slice(0, 8)}`;
+  }
+
+  /** One request for the names of the tenant's recent assets, only when a row needs one we lack. */
+  async _learnAssetNames() {
+    const ids = this.items.flatMap((g) => [g.input?.video?.asset_id, g.input?.audio?.asset_id]).filter(Boolean);
+    if (ids.every((id) => this.assetNames.has(id))) return;
+    try {
+      const { items } = unpackList(await request("GET", "assets", { query: { limit: 100 } }));
+      for (const asset of items) this.assetNames.set(asset.id, asset.name);
+    } catch {
+      /* titles fall back to ids */
+    }
+    for (const id of ids) if (!this.assetNames.has(id)) this.assetNames.set(id, null); // don't ask again
   }
 
   markCurrent(id) {
@@ -86,7 +166,7 @@ export class HistoryView {
 
   _row(gen, key) {
     const status = statusOf(gen);
-    const title = this.titleOf(gen.id) || `Generation ${gen.id.slice(0, 8)}`;
+    const title = this.title(gen);
     const facts = [
       h("span", { class: `badge ${status}` }, status),
       status === "processing" && gen.progress
@@ -110,12 +190,14 @@ export class HistoryView {
       h("div", { class: "history-actions" }, actions));
   }
 
-  /** Poster frame of the output: the browser decodes one frame from metadata at #t=0.5. */
+  /** Poster frame of the output: the browser decodes one frame at #t=0.5 (loaded when scrolled into view). */
   _thumb(gen) {
     if (gen.thumbnail_url) return h("img", { class: "thumb", src: gen.thumbnail_url, alt: "", loading: "lazy" });
     if (statusOf(gen) === "completed" && gen.video_url) {
       const video = h("video", { muted: true, preload: "metadata", playsInline: true, tabindex: "-1",
-        "aria-hidden": "true", src: `${gen.video_url}#t=0.5` });
+        "aria-hidden": "true" });
+      video.dataset.src = `${gen.video_url}#t=0.5`;
+      thumbs.observe(video);
       return h("div", { class: "thumb" }, video);
     }
     return h("div", { class: "thumb", "aria-hidden": "true" }, statusOf(gen) || "—");
@@ -131,7 +213,7 @@ export class HistoryView {
   }
 
   async _delete(gen) {
-    const title = this.titleOf(gen.id) || `generation ${gen.id.slice(0, 8)}`;
+    const title = this.title(gen);
     if (!window.confirm(`Delete ${title} and its video? This cannot be undone.`)) return;
     try {
       await request("DELETE", `generations/${encodeURIComponent(gen.id)}`);
