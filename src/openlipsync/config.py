@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,9 @@ class Settings(BaseSettings):
         return self.prices_per_second[model]
 
 
+_CONFIG_FILE: ContextVar[str | None] = ContextVar("openlipsync_config_file", default=None)
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     """Values from the TOML file named by ``OPENLIPSYNC_CONFIG`` (lowest precedence)."""
 
@@ -156,7 +160,7 @@ class _TomlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("OPENLIPSYNC_CONFIG")
+        path = _CONFIG_FILE.get() or os.environ.get("OPENLIPSYNC_CONFIG")
         if not path:
             return {}
         with open(path, "rb") as fh:
@@ -166,6 +170,8 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from the environment, an optional TOML file and explicit overrides."""
-    if config_file is not None:
-        os.environ["OPENLIPSYNC_CONFIG"] = str(config_file)
-    return Settings(**overrides)
+    token = _CONFIG_FILE.set(None if config_file is None else str(config_file))
+    try:
+        return Settings(**overrides)
+    finally:
+        _CONFIG_FILE.reset(token)

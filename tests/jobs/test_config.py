@@ -39,6 +39,7 @@ def test_toml_file_gives_defaults_that_the_environment_overrides(tmp_path: Path,
     monkeypatch.setenv("OPENLIPSYNC_PORT", "9002")
     s = load_settings(cfg)
     assert s.port == 9002 and s.worker_concurrency == 3 and s.price_per_second("sync-3") == 0.2
+    assert Settings().price_per_second("sync-3") == 0.133  # the file applied to that load only
 
 
 def test_unsafe_values_are_rejected() -> None:
