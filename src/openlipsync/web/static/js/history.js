@@ -184,7 +184,7 @@ export class HistoryView {
     return h("li", { class: "history-item", "data-id": gen.id, "data-key": key, "data-status": status },
       this._thumb(gen),
       h("div", { class: "history-info" },
-        h("div", { class: "history-title" }, title),
+        h("div", { class: "history-title", title }, title),
         h("div", { class: "history-facts" }, facts),
         status === "failed" && gen.error ? h("div", { class: "history-error" }, gen.error) : null),
       h("div", { class: "history-actions" }, actions));

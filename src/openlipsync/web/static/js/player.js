@@ -3,7 +3,11 @@
 
 import { formatClock } from "./format.js";
 
-const MAX_DRIFT = 0.12; // seconds; re-seek the follower beyond this (about 3 frames at 25 fps)
+// Beyond SEEK_DRIFT seconds the follower is re-seeked; smaller drift is absorbed by nudging its playback
+// rate (seeking every few frames would stutter, since each seek decodes from the previous keyframe).
+const SEEK_DRIFT = 0.4;
+const SETTLED_DRIFT = 0.015;
+const MAX_NUDGE = 0.25;
 
 /** Map the master's time onto the original, following the job's sync_mode. */
 export function followerTime(t, masterDuration, followerDuration, mode) {
@@ -128,13 +132,22 @@ export class ComparePlayer {
     this._render();
   }
 
-  /** Keep the original on the master's clock; seek only when it drifted (seeking every frame stutters). */
+  /** Keep the original on the master's clock: seek on large drift, otherwise speed it up or slow it down. */
   _follow(force) {
     if (!this._hasFollower()) return;
     const { master, follower } = this.el;
     const target = followerTime(master.currentTime, master.duration, follower.duration, this.mode);
     if (!Number.isFinite(target)) return;
-    if (force || Math.abs(follower.currentTime - target) > MAX_DRIFT) follower.currentTime = target;
+    const drift = target - follower.currentTime; // > 0: the original is behind
+    if (force || master.paused || Math.abs(drift) > SEEK_DRIFT) {
+      follower.currentTime = target;
+      follower.playbackRate = master.playbackRate;
+    } else if (Math.abs(drift) > SETTLED_DRIFT) {
+      const nudge = Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift * 2));
+      follower.playbackRate = master.playbackRate * (1 + nudge);
+    } else {
+      follower.playbackRate = master.playbackRate;
+    }
     const atEnd = target >= (follower.duration || 0) - 0.02 && this.mode !== "loop" && this.mode !== "bounce";
     if (!master.paused && follower.paused && !atEnd) follower.play().catch(() => {});
   }
