@@ -73,3 +73,18 @@ def test_vad_ignores_very_quiet_noise():
     hiss = np.random.default_rng(1).normal(0, 1e-4, 2 * SR).astype(np.float32)
     f = frame_features(hiss, SR, 25.0, 50)
     assert not speech_mask(hiss, f, 25.0).any()
+
+
+def test_integer_pcm_is_scaled():
+    x = _tone(300)
+    pcm = (x * 32767).astype(np.int16)
+    a = frame_features(x, SR, 25.0, 25).energy
+    b = frame_features(pcm, SR, 25.0, 25).energy
+    np.testing.assert_allclose(a, b, atol=0.05)
+
+
+def test_non_finite_samples_are_treated_as_silence():
+    x = _tone(300)
+    x[4000:6000] = np.nan
+    f = frame_features(x, SR, 25.0, 25)
+    assert np.isfinite(f.matrix()).all()

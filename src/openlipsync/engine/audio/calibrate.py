@@ -107,12 +107,15 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     # the person's (and the recording's) audio-to-lips timing: one global shift, chosen by CV
     fits = [(lag, *cv_ridge(shift_rows(design, lag)[valid], y_open, w)) for lag in LAGS]
     # small preference for no shift so that noise alone does not move the timing
-    lag, lam_o, r_o, oof = max(fits, key=lambda f: f[2] - LAG_PENALTY * abs(f[0]))
+    lag, lam_o, r_o, _ = max(fits, key=lambda f: f[2] - LAG_PENALTY * abs(f[0]))
     x = shift_rows(design, lag)[valid]
     lam_w, r_w, _ = cv_ridge(x, y_width, w)
     open_model = fit_ridge(x, y_open, lam_o, w)
     width_model = fit_ridge(x, y_width, lam_w, w)
-    open_map = _spread_map(oof[an.speech[valid]], y_open[an.speech[valid]])
+    talk = an.speech[valid]
+    # in-sample predictions: their spread is what new audio will produce (out-of-fold ones are
+    # shrunk more and would make the map exaggerate)
+    open_map = _spread_map(open_model.predict(x)[talk], y_open[talk])
     log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g)",
              speech_seconds, r_o, lam_o, r_w, lam_w)
     return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map, lag / cal.fps)
@@ -148,5 +151,5 @@ def _spread_map(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     t10, t90 = np.percentile(truth, [10, 90])
     if p90 - p10 < 1e-6:
         return 1.0, 0.0
-    a = float(np.clip((t90 - t10) / (p90 - p10), 0.5, 4.0))
+    a = float(np.clip((t90 - t10) / (p90 - p10), 0.5, 2.0))
     return a, float(np.median(truth) - a * np.median(pred))

@@ -54,8 +54,11 @@ class FrameFeatures:
 
 
 def to_analysis_rate(audio: np.ndarray, sr: int) -> np.ndarray:
-    """Mono float32 at ANALYSIS_SR (polyphase resampling when needed)."""
-    x = np.asarray(audio, dtype=np.float32)
+    """Mono float32 at ANALYSIS_SR (polyphase resampling when needed); integer PCM is scaled to ±1."""
+    x = np.asarray(audio)
+    if np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / float(np.iinfo(x.dtype).max)
+    x = x.astype(np.float32, copy=False)
     if x.ndim == 2:  # (m, channels) or (channels, m): average to mono
         x = x.mean(axis=1 if x.shape[0] > x.shape[1] else 0)
     if sr != ANALYSIS_SR and x.size:
