@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from openlipsync.engine import mesh, speaker
+from openlipsync.engine import mesh, speaker, tiers
 from openlipsync.engine.library import LibraryBuilder, MouthLibrary
+from openlipsync.engine.occlusion import OcclusionBuilder
 from openlipsync.engine.render_retrieval import RetrievalRenderer
 from openlipsync.engine.render_warp import WarpRenderer
 from openlipsync.engine.report import build_report, speech_envelope
@@ -132,7 +133,7 @@ class _SourceFrames:
 
 def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallback,
             library: LibraryBuilder | None, speaker_option: ActiveSpeaker | None = None,
-            notes: list[str] | None = None) -> FaceTrack:
+            notes: list[str] | None = None, occlusion: OcclusionBuilder | None = None) -> FaceTrack:
     """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
@@ -142,6 +143,9 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
         if library is not None:
             with clock("library"):
                 library.offer(i, frame, faces)
+        if occlusion is not None:
+            with clock("occlusion"):
+                occlusion.offer(i, frame, faces)
         progress("analyse", min(1.0, (i + 1) / total))
     with clock("track"):
         track, choice = speaker.select_track(tracker, speaker_option or ActiveSpeaker(),
@@ -209,7 +213,9 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     wants_library = opts.model in RETRIEVAL_TIERS and not vis.is_image
     builder = LibraryBuilder(src_fps) if wants_library else None
     speaker_notes: list[str] = []
-    track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes)
+    occ_builder = OcclusionBuilder() if opts.occlusion_detection else None
+    track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes, occ_builder)
+    track = tiers.prepare_track(opts.model, track)
     if not track.valid.any():
         reasons = sorted({r for r in track.reason if r})
         raise NoFaceError(f"{vis.path.name}: no usable face in any frame ({', '.join(reasons) or 'no_face'})")
@@ -218,16 +224,23 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     with clock("plan"):
         mouth_plan = plan(inputs, calibration)
     library = builder.finish(track) if builder is not None else None
+    post = tiers.post_render(opts, mouth_plan, inputs.driving_audio, SAMPLE_RATE,
+                             occ_builder.finish(track) if occ_builder is not None else None)
     renderer, kind = _renderer(opts.model, library)
     notes = [f"renderer={kind}", f"model={opts.model.value}", *speaker_notes]
-    if opts.model in (Model.SYNC_3, Model.REACT_1):
-        notes.append(f"{opts.model.value} currently renders like lipsync-2-pro")
+    notes += post.notes
     src_index = np.minimum(tl.source_index, track.frame_count - 1)
     picks = None
     if isinstance(renderer, RetrievalRenderer):
         with clock("select"):
             picks = select_mouths(renderer.library, mouth_plan, track.pose[src_index], track.valid[src_index])
-    edited, reasons, rendered_open = _render_pass(inputs, track, mouth_plan, renderer, picks, clock, progress)
+    edited, reasons, rendered_open = _render_pass(inputs, track, mouth_plan, renderer, picks, clock, progress,
+                                                  post)
+    for stage_name, seconds in post.seconds.items():
+        clock.add(stage_name, seconds)
+    if post.occlusion is not None:
+        notes.append(f"occlusion: {post.occlusion.frames_occluded} frames masked, "
+                     f"{post.occlusion.frames_kept} kept whole")
     clock.add("render", renderer.times.render)
     clock.add("blend", renderer.times.blend)
     env = speech_envelope(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count)
@@ -241,7 +254,8 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
 
 def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                  renderer: WarpRenderer | RetrievalRenderer, picks: np.ndarray | None, clock: _Clock,
-                 progress: ProgressCallback) -> tuple[np.ndarray, list[str], np.ndarray]:
+                 progress: ProgressCallback, post: tiers.PostRender | None = None
+                 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Pass 2: decode in output order, edit frames with a usable face, encode. Returns per output frame
     (edited?, pass-through reason, rendered mouth opening)."""
     tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
@@ -270,6 +284,8 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                         op, wd = float(mouth_plan.opening[i]), float(mouth_plan.width[i])
                         out = renderer.render(frame, lm, op, wd)
                         rendered[i] = op
+                    if post is not None and post.active:
+                        out = post.apply(frame, out, lm, i, s, float(rendered[i]))
                     if weight < 1.0:
                         out = _mix(frame, out, weight)
                         rendered[i] *= weight

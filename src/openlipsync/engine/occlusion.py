@@ -1,0 +1,200 @@
+"""Occlusion (``occlusion_detection_enabled``): keep hands, microphones and other objects in front of the
+mouth intact instead of painting a mouth over them.
+
+During the analysis pass the face's lower half is collected in a canonical pose (a similarity on the
+stable eye/nose points, like the mouth library) at a small fixed scale. From those samples the model
+learns, per canonical pixel, the face's usual appearance (median and spread, in Lab) and, from the
+cheeks, the person's skin colour (Gaussian in Lab). An object in front of the mouth shows up as a
+region that (a) departs from the face's usual appearance by much more than the face itself varies there
+— the temporal-median background model of video surveillance, applied in face coordinates — and (b)
+is not explained by the tracked mouth: inside the lips, where speech changes the appearance, only
+strong departures count; (c) non-skin colour makes weaker departures count (microphones, cups), so the
+skin colour learned from the face's own cheeks is what tells skin from object. Candidates are cleaned
+with morphology and hole filling (a hand's uniform palm between its detected edges), mapped back to
+the frame, grown and feathered; there the output keeps the source pixels. When the object covers most
+of the lips, the landmarks under it cannot be trusted and the whole frame is kept.
+
+The face's own median is robust only while objects cover the mouth in fewer than half of the sampled
+frames; a clip where the mouth is hidden most of the time keeps those pixels unmodelled (see MODELS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import blend, mesh
+from openlipsync.engine.tracking import FaceTrack
+
+log = logging.getLogger("openlipsync.engine.occlusion")
+
+CANON_D = 40.0  # canonical inter-ocular distance (px): small crops, cheap per frame
+CROP_W, CROP_H = 112, 96  # canonical crop around the lower face
+MAX_SAMPLES = 160
+Z_STRONG = 4.0  # departure (in robust standard deviations) that marks an occluder on its own
+Z_WEAK = 2.2  # departure that counts when the region around it departs too, or the colour is not skin
+SKIN_FAR = 3.0  # Mahalanobis distance from the skin model beyond which a pixel is "not skin"
+FLOOR = np.array([7.0, 4.0, 4.0], np.float32)  # minimum spread per Lab channel (encode noise, lighting)
+LIPS_COVERED = 0.45  # fraction of the lips occluded beyond which the whole frame is kept
+
+
+def _reference(lm: np.ndarray) -> np.ndarray:
+    """Canonical positions of the stable points: eye line level, scale CANON_D, mouth near the crop centre."""
+    d = float(mesh.interocular(lm))
+    right, left = mesh.eye_centres(lm)
+    ang = float(np.arctan2(left[1] - right[1], left[0] - right[0]))
+    c, s = np.cos(-ang) * CANON_D / d, np.sin(-ang) * CANON_D / d
+    rot = np.array([[c, -s], [s, c]])
+    mouth = rot @ (((lm[61] + lm[291]) / 2) - (right + left) / 2)
+    origin = mouth - np.array([CROP_W / 2, CROP_H * 0.42])
+    return (lm[mesh.IDX["STABLE"]] - (right + left) / 2) @ rot.T - origin
+
+
+@dataclass
+class _Samples:
+    ref: np.ndarray
+    stride: int = 1
+    items: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)  # (frame, lab crop, lm)
+
+
+class OcclusionBuilder:
+    """Collects canonical lower-face samples during analysis (per identity, like the mouth library)."""
+
+    def __init__(self, max_samples: int = MAX_SAMPLES) -> None:
+        self.max_samples = max_samples
+        self._by_id: dict[int, _Samples] = {}
+
+    def offer(self, index: int, frame: np.ndarray, faces: dict[int, np.ndarray]) -> None:
+        for ident, lm in faces.items():
+            if float(mesh.interocular(lm)) < 8:
+                continue
+            smp = self._by_id.setdefault(ident, _Samples(_reference(lm)))
+            if index % smp.stride:
+                continue
+            m = mesh.similarity(lm[mesh.IDX["STABLE"]].astype(np.float64), smp.ref)
+            crop = cv2.warpAffine(frame, m, (CROP_W, CROP_H), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+            smp.items.append((index, cv2.cvtColor(crop, cv2.COLOR_RGB2LAB),
+                              mesh.apply_affine(m, lm).astype(np.float32)))
+            if len(smp.items) > self.max_samples:
+                smp.stride *= 2
+                smp.items = [it for it in smp.items if it[0] % smp.stride == 0]
+
+    def finish(self, track: FaceTrack) -> OcclusionModel | None:
+        """The model of the track's face (None when too few frames were seen)."""
+        smp = self._by_id.get(track.identity)
+        if smp is None:
+            return None
+        items = [it for it in smp.items if it[0] < track.frame_count and track.valid[it[0]]]
+        if len(items) < 3:
+            return None
+        return OcclusionModel.fit(smp.ref, np.stack([it[1] for it in items]), np.stack([it[2] for it in items]))
+
+
+def _lips_mask(lm_canon: np.ndarray, grow: int = 0) -> np.ndarray:
+    mask = blend.polygon_mask(lm_canon[mesh.IDX["LIPS_OUTER"]], (CROP_H, CROP_W))
+    if grow > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return mask
+
+
+def _cheek_mask(lm_canon: np.ndarray) -> np.ndarray:
+    """Skin patches on both cheeks, beside and above the mouth corners."""
+    mask = np.zeros((CROP_H, CROP_W), np.float32)
+    for a, b in ((61, 234), (291, 454)):  # from each mouth corner towards the cheek edge
+        p = lm_canon[a] + 0.35 * (lm_canon[b] - lm_canon[a]) - np.array([0, 0.12 * CANON_D])
+        cv2.circle(mask, (int(round(p[0])), int(round(p[1]))), int(0.14 * CANON_D), 1.0, -1)
+    return mask
+
+
+@dataclass
+class OcclusionModel:
+    """The face's usual lower-face appearance (canonical Lab median/spread) and its skin colour."""
+
+    ref: np.ndarray
+    median: np.ndarray  # (CROP_H, CROP_W, 3) float32 Lab
+    spread: np.ndarray  # (CROP_H, CROP_W, 3) float32 robust std per channel
+    skin_mean: np.ndarray  # (3,) Lab
+    skin_icov: np.ndarray  # (3, 3)
+    seconds: float = 0.0
+    frames_occluded: int = 0
+    frames_kept: int = 0
+
+    @classmethod
+    def fit(cls, ref: np.ndarray, labs: np.ndarray, lms: np.ndarray) -> OcclusionModel:
+        """Fit from (k, H, W, 3) canonical Lab crops and their (k, 478, 2) canonical landmarks."""
+        x = labs.astype(np.float32)
+        med = np.median(x, axis=0)
+        mad = np.median(np.abs(x - med), axis=0) * 1.4826
+        spread = np.maximum(mad, FLOOR)
+        cheeks = np.concatenate([x[k][_cheek_mask(lms[k]) > 0] for k in range(len(x))])
+        mean = cheeks.mean(0)
+        cov = np.cov(cheeks.T) + np.diag([9.0, 2.0, 2.0])  # regularised: lighting varies more than hue
+        return cls(ref, med, spread, mean.astype(np.float32), np.linalg.inv(cov).astype(np.float32))
+
+    def canonical(self, frame: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(2×3 frame→canonical similarity, canonical Lab crop) of a frame."""
+        m = mesh.similarity(lm[mesh.IDX["STABLE"]].astype(np.float64), self.ref)
+        crop = cv2.warpAffine(frame, m, (CROP_W, CROP_H), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+        return m, cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+    def detect(self, frame: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Occluder mask in canonical coordinates (float 0/1), the similarity, and the lips' covered fraction."""
+        m, lab = self.canonical(frame, lm)
+        z = (np.abs(lab - self.median) / self.spread).max(-1)
+        diff = lab - self.skin_mean
+        skin_d = np.sqrt(np.maximum(np.einsum("hwi,ij,hwj->hw", diff, self.skin_icov, diff), 0))
+        lm_c = mesh.apply_affine(m, lm)
+        lips = _lips_mask(lm_c, grow=2) > 0
+        region_z = cv2.blur(np.minimum(z, 8.0), (5, 5))
+        weak = (z > Z_WEAK) & ((region_z > Z_WEAK) | (skin_d > SKIN_FAR))
+        # inside the lips the mouth itself changes: only strong, non-skin-like departures count there
+        cand = np.where(lips, (z > 2 * Z_STRONG) | (weak & (region_z > Z_STRONG)), weak | (z > Z_STRONG))
+        mask = cand.astype(np.uint8)
+        k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k3)
+        kc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kc)
+        mask = _fill_holes(_drop_small(mask, int(0.03 * CANON_D**2)))
+        covered = float(mask[lips].mean()) if lips.any() else 0.0
+        return mask.astype(np.float32), m, covered
+
+    def protect(self, source: np.ndarray, out: np.ndarray, lm: np.ndarray, s: int) -> np.ndarray:
+        """``out`` with the source pixels restored wherever an object covers the face of ``lm``."""
+        t0 = time.perf_counter()
+        mask, m, covered = self.detect(source, lm)
+        result = out
+        if covered >= LIPS_COVERED:
+            self.frames_kept += 1
+            result = source
+        elif mask.any():
+            self.frames_occluded += 1
+            d = float(mesh.interocular(lm))
+            inv = mesh.invert_affine(m)
+            h, w = source.shape[:2]
+            full = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
+            grow = max(1, int(round(0.06 * d)))
+            full = cv2.dilate(full, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+            alpha = np.clip(cv2.GaussianBlur(full, (0, 0), max(0.8, 0.02 * d)) * 1.5, 0, 1)
+            alpha[full >= 0.5] = 1.0  # the object itself is restored exactly
+            result = blend.alpha_blend(out, source, alpha)
+        self.seconds += time.perf_counter() - t0
+        return result
+
+
+def _drop_small(mask: np.ndarray, min_area: int) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels].astype(np.uint8)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill regions fully enclosed by the mask (a uniform palm between detected edges)."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    ff = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8)
+    cv2.floodFill(padded, ff, (0, 0), 2)  # everything reachable from outside
+    return (padded[1:-1, 1:-1] != 2).astype(np.uint8)
