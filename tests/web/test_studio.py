@@ -256,6 +256,8 @@ def test_photo_with_typed_text_then_delete_from_history(page: Any, studio: Studi
     page.fill("#speech-script", "Hello from a photo.")
     page.select_option("#speech-voice", "en-us")
     page.select_option("#model", "lipsync-1.9")
+    page.click("details.more summary")
+    page.fill("#output-name", "astronaut_hello")
     assert "Fastest" in page.text_content("#model-help")
     page.wait_for_function("() => document.getElementById('estimate-detail').textContent.includes('lipsync-1.9')")
     assert page.text_content("#estimate-cost").startswith("$")
@@ -265,6 +267,8 @@ def test_photo_with_typed_text_then_delete_from_history(page: Any, studio: Studi
     page.wait_for_function("() => document.getElementById('result-video').readyState >= 2")
     assert _video_state(page, "#result-video")["duration"] > 0.5
     gen_id = page.get_attribute("#history-list li.current", "data-id")
+    assert page.get_attribute("#download", "download") == "astronaut_hello.mp4"
+    assert "Hello from a photo" in page.text_content("#history-list li.current .history-title")
     page.screenshot(path=str(artifacts_dir / "06-photo-and-text-result.png"), full_page=True)
 
     page.once("dialog", lambda dialog: dialog.accept())

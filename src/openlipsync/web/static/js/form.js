@@ -136,7 +136,12 @@ export class GenerationForm {
       options.model_mode = $("model-mode").value;
       if ($("emotion").value) options.prompt = $("emotion").value;
     }
-    return { model, video, audio, options };
+    const body = { model, video, audio, options };
+    const name = $("output-name").value.trim();
+    const webhook = $("webhook-url").value.trim();
+    if (name) body.output_file_name = name;
+    if (webhook) body.webhook_url = webhook;
+    return body;
   }
 
   _speaker() {
@@ -168,7 +173,9 @@ export class GenerationForm {
   }
 
   title() {
-    const speech = this.speech === "text" ? "text" : this.audio.file?.name;
+    const script = $("speech-script").value.trim();
+    const speech = this.speech === "text" ? `“${script.length > 24 ? `${script.slice(0, 24)}…` : script}”`
+      : this.audio.file?.name;
     return [this.visual.file?.name, speech].filter(Boolean).join(" + ");
   }
 
