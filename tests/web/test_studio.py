@@ -36,14 +36,21 @@ class Studio:
                              headers={"Authorization": f"Bearer {self.key}"}, **kwargs)
 
 
+def _embedded_settings(data_dir: Path, secret: str) -> Any:
+    """The embedded configuration, explicitly: the environment's DATABASE_URL etc. must not leak in."""
+    from openlipsync.config import Settings
+
+    return Settings(data_dir=data_dir, secret_key=secret, database_url=f"sqlite:///{data_dir / 'openlipsync.db'}",
+                    queue_url=f"sqlite:///{data_dir / 'queue'}", storage_url=f"file://{data_dir / 'files'}")
+
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     """``openlipsync serve`` in-process: embedded SQLite, local queue and files, one worker thread."""
     from openlipsync.api import create_app
-    from openlipsync.config import Settings
     from openlipsync.jobs.tenants import create_key
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("studio-data"), secret_key="s" * 32)
+    settings = _embedded_settings(tmp_path_factory.mktemp("studio-data"), "s" * 32)
     app = create_app(settings, embedded_worker=True, worker_concurrency=1)
     platform = app.state.platform
     key = create_key(platform.db, "studio-test", "browser test").key
@@ -283,10 +290,9 @@ def test_photo_with_typed_text_then_delete_from_history(page: Any, studio: Studi
 def idle_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     """The API and studio without a worker: jobs stay queued, so cancelling is deterministic."""
     from openlipsync.api import create_app
-    from openlipsync.config import Settings
     from openlipsync.jobs.tenants import create_key
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("idle-data"), secret_key="i" * 32)
+    settings = _embedded_settings(tmp_path_factory.mktemp("idle-data"), "i" * 32)
     app = create_app(settings, embedded_worker=False)
     key = create_key(app.state.platform.db, "idle-test", "browser test").key
     with LiveServer(app) as server:
