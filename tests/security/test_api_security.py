@@ -297,3 +297,15 @@ def test_webhooks_to_internal_addresses_are_refused_at_delivery(make_client, tin
         deliveries = s.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == r.json()["id"])).all()
         assert len(deliveries) == 1 and not deliveries[0].succeeded
         assert "generation_input_url_forbidden" in (deliveries[0].error or "")
+
+
+def test_stored_files_are_served_with_the_probed_type_never_the_callers_name(make_client, tiny: Path) -> None:
+    client, platform = make_client()
+    key = new_key(platform)
+    asset = _asset(client, v1(key), tiny / "tone.wav", "page.html")  # a WAV whose name says HTML
+    assert asset["content_type"] == "audio/wav"
+    r = client.get(asset["url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none' covers scripts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import tempfile
 from dataclasses import asdict
@@ -21,6 +20,7 @@ from openlipsync.jobs.requests import InputSpec
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.tts import synthesize
 from openlipsync.security.admission import admit_asset
+from openlipsync.security.limits import content_type_for
 from openlipsync.storage import Storage, tenant_key
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -66,7 +66,7 @@ class AssetStore:
         asset_id = new_id()
         name = safe_name(name)
         key = tenant_key(tenant_id, "assets", asset_id, name)
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        ctype = content_type_for(facts["format_name"], has_video=facts["has_video"])  # not from the name
         self.storage.put_file(key, path, ctype)
         asset = Asset(id=asset_id, tenant_id=tenant_id, name=name, storage_key=key, content_type=ctype,
                       size=size, format=(Path(name).suffix.lstrip(".") or facts["format_name"].split(",")[0]),

@@ -356,6 +356,27 @@ def _has_zip_directory(tail: bytes) -> bool:
     return False
 
 
+# --- serving stored inputs back ---------------------------------------------------------------------
+
+_CONTENT_TYPES = (("png_pipe", "image/png"), ("jpeg_pipe", "image/jpeg"), ("webp_pipe", "image/webp"),
+                  ("gif", "image/gif"), ("bmp_pipe", "image/bmp"), ("tiff_pipe", "image/tiff"),
+                  ("mov", "video/mp4"), ("matroska", "video/x-matroska"), ("avi", "video/x-msvideo"),
+                  ("mpegts", "video/mp2t"), ("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("ogg", "audio/ogg"),
+                  ("flac", "audio/flac"), ("aac", "audio/aac"))
+
+
+def content_type_for(format_name: str, *, has_video: bool = True) -> str:
+    """The Content-Type to serve a stored input with, from what ffprobe found, never from the caller's
+    file name (a WAV named ``page.html`` must not be served as HTML)."""
+    names = format_name.split(",")
+    for demuxer, ctype in _CONTENT_TYPES:
+        if demuxer in names:
+            if ctype == "video/mp4" and not has_video:
+                return "audio/mp4"
+            return ctype
+    return "application/octet-stream"
+
+
 # --- the whole inspection -------------------------------------------------------------------------------
 
 
