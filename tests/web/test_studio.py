@@ -198,6 +198,27 @@ def test_corrupt_upload_shows_a_readable_error(page: Any, studio: Studio, corrup
     page.screenshot(path=str(artifacts_dir / "04-error-corrupt-upload.png"), full_page=True)
 
 
+def test_failed_job_shows_the_error_and_its_code(page: Any, studio: Studio, noface_video: Path,
+                                                  short_media: tuple[Path, Path], artifacts_dir: Path) -> None:
+    """A decodable video with no face anywhere: accepted, then the job fails with a readable reason."""
+    _open_with_key(page, studio)
+    page.set_input_files("#visual-file", str(noface_video))
+    page.set_input_files("#audio-file", str(short_media[1]))
+    page.wait_for_selector("#visual-status.ok")
+    page.wait_for_selector("#audio-status.ok")
+    page.select_option("#model", "lipsync-1.9")
+    page.wait_for_function("() => !document.getElementById('submit').disabled")
+    page.click("#submit")
+    page.wait_for_selector("#job-status.failed", timeout=120_000)
+    error = page.text_content("#job-error")
+    assert "face" in error.lower() and "generation_no_face" in error
+    assert page.get_attribute("#job-error", "role") == "alert"
+    assert page.is_hidden("#result") and page.is_hidden("#job-cancel")
+    row = page.wait_for_selector("#history-list li.current[data-status=failed]")
+    assert "face" in row.text_content().lower()
+    page.screenshot(path=str(artifacts_dir / "09-failed-no-face.png"), full_page=True)
+
+
 def test_a_wrong_key_is_reported_and_nothing_is_loaded(page: Any, studio: Studio) -> None:
     page.goto(studio.url)
     page.fill("#api-key", "ols_not-a-real-key")
