@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from pathlib import Path
@@ -41,7 +42,13 @@ def test_tenant_gets_404_for_another_tenants_jobs_assets_and_outputs(make_client
     Worker(platform).drain()
     asset = _asset(client, v1(a), tiny / "tone.wav", "tone.wav")
     jid, aid = job["id"], asset["id"]
+    line = json.dumps({"request_id": "r1", "payload": {"model": "lipsync-2", "input": [
+        {"type": "video", "assetId": aid}, {"type": "audio", "assetId": aid}]}})
+    batch = client.post("/v2/batch", headers=v2(a), files={"input": ("b.jsonl", line.encode())})
+    assert batch.status_code == 201, batch.text
+    bid = batch.json()["id"]
     for method, path, headers in [
+        ("GET", f"/v2/batch/{bid}", v2(b)), ("GET", f"/v2/batch/{bid}/results.jsonl", v2(b)),
         ("GET", f"/v1/generations/{jid}", v1(b)), ("GET", f"/v2/generate/{jid}", v2(b)),
         ("GET", f"/v2/generations/{jid}", v2(b)), ("POST", f"/v1/generations/{jid}/cancel", v1(b)),
         ("POST", f"/v2/generate/{jid}/cancel", v2(b)), ("GET", f"/v1/generations/{jid}/video", v1(b)),
@@ -53,14 +60,16 @@ def test_tenant_gets_404_for_another_tenants_jobs_assets_and_outputs(make_client
         assert r.status_code == 404, (method, path, r.status_code, r.text)
         # indistinguishable from an id that does not exist (no existence oracle)
         ghost = str(uuid.uuid4())
-        missing = client.request(method, path.replace(jid, ghost).replace(aid, ghost), headers=headers)
+        missing = client.request(method, path.replace(jid, ghost).replace(aid, ghost).replace(bid, ghost),
+                                 headers=headers)
         assert missing.status_code == 404
-        assert r.text.replace(jid, ghost).replace(aid, ghost) == missing.text
+        assert r.text.replace(jid, ghost).replace(aid, ghost).replace(bid, ghost) == missing.text
     # lists never show another tenant's objects
     assert jid not in client.get("/v1/generations", headers=v1(b)).text
     assert jid not in client.get("/v2/generations", headers=v2(b)).text
     assert aid not in client.get("/v1/assets", headers=v1(b)).text
     assert aid not in client.get("/v2/assets", headers=v2(b)).text
+    assert bid not in client.get("/v2/batch", headers=v2(b)).text
     # another tenant's asset id cannot be used as an input
     r = client.post("/v2/generate", headers=v2(b), json={"model": "lipsync-2", "input": [
         {"type": "video", "assetId": aid}, {"type": "audio", "assetId": aid}]})
