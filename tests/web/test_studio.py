@@ -160,6 +160,12 @@ def test_full_flow_upload_estimate_progress_compare_history(page: Any, studio: S
     page.eval_on_selector("#seek", "s => { s.value = '1.5'; s.dispatchEvent(new Event('input')); }")
     page.wait_for_function("() => Math.abs(document.getElementById('orig-video').currentTime - 0.5) < 0.1")
     assert _video_state(page, "#result-video")["time"] == pytest.approx(1.5, abs=0.05)
+    # Frame stepping moves both by one frame (25 fps): to the middle of frame 38 = 1.54 s (original 0.54 s).
+    page.click("#frame-next")
+    page.wait_for_function("() => Math.abs(document.getElementById('orig-video').currentTime - 0.54) < 0.01")
+    assert _video_state(page, "#result-video")["time"] == pytest.approx(1.54, abs=0.005)
+    page.select_option("#speed", "0.5")
+    assert page.eval_on_selector("#result-video", "v => v.playbackRate") == 0.5
 
     report = page.text_content("#sync-report")
     assert re.search(r"Edited \d+ of \d+ frames", report)

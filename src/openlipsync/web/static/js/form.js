@@ -169,7 +169,8 @@ export class GenerationForm {
   /** The original for side-by-side playback (a local object URL: no second download). */
   original() {
     if (!this.visual.objectUrl) return null;
-    return { kind: this.visual.kind === "image" ? "image" : "video", url: this.visual.objectUrl };
+    return { kind: this.visual.kind === "image" ? "image" : "video", url: this.visual.objectUrl,
+      fps: this.visual.asset?.fps };
   }
 
   title() {

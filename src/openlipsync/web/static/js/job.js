@@ -17,6 +17,7 @@ export class JobView {
     this.player = new ComparePlayer({
       master: $("result-video"), follower: $("orig-video"), image: $("orig-image"), compare: $("compare"),
       play: $("play-toggle"), seek: $("seek"), time: $("play-time"), mute: $("mute"),
+      back: $("frame-back"), next: $("frame-next"), speed: $("speed"),
     });
     $("job-cancel").addEventListener("click", () => this.cancel());
   }

@@ -39,7 +39,7 @@ async function originalOf(gen) {
   if (!assetId) return null;
   try {
     const asset = await request("GET", `assets/${encodeURIComponent(assetId)}`);
-    return asset?.url ? { kind: asset.type === "image" ? "image" : "video", url: asset.url } : null;
+    return asset?.url ? { kind: asset.type === "image" ? "image" : "video", url: asset.url, fps: asset.fps } : null;
   } catch {
     return null; // the input was deleted: show the result alone
   }

@@ -27,11 +27,17 @@ export function followerTime(t, masterDuration, followerDuration, mode) {
 
 export class ComparePlayer {
   constructor(el) {
-    this.el = el; // {master, follower, image, play, seek, time, mute}
+    this.el = el; // {master, follower, image, compare, play, seek, time, mute, back, next, speed}
     this.mode = "loop";
+    this.fps = 25;
     this._raf = null;
     const { master, play, seek, mute } = el;
     play.addEventListener("click", () => this.toggle());
+    el.back.addEventListener("click", () => this.step(-1));
+    el.next.addEventListener("click", () => this.step(1));
+    el.speed.addEventListener("change", () => {
+      master.playbackRate = Number(el.speed.value) || 1;
+    });
     seek.addEventListener("input", () => this.seek(Number(seek.value)));
     mute.addEventListener("change", () => {
       master.muted = mute.checked;
@@ -54,10 +60,11 @@ export class ComparePlayer {
     });
   }
 
-  /** Load a result URL and the original ({kind: "video"|"image", url} or null). */
+  /** Load a result URL and the original ({kind: "video"|"image", url, fps?} or null). */
   load(resultUrl, original, mode = "loop") {
     const { master, follower, image } = this.el;
     this.mode = mode || "loop";
+    this.fps = Number(original?.fps) > 0 ? Number(original.fps) : 25; // the output keeps the input's fps
     master.pause();
     master.src = resultUrl;
     master.load();
@@ -95,6 +102,15 @@ export class ComparePlayer {
     return this.el.master.play().catch(() => {
       /* autoplay refused or source gone; the controls stay usable */
     });
+  }
+
+  /** Pause and move both videos by whole frames (to compare mouth shapes frame by frame). */
+  step(frames) {
+    const { master } = this.el;
+    master.pause();
+    const frame = Math.floor(master.currentTime * this.fps + 1e-6) + frames;
+    // Aim at the middle of the frame so that rounding never lands on its neighbour.
+    this.seek((Math.max(0, frame) + 0.5) / this.fps);
   }
 
   seek(t) {
