@@ -175,3 +175,19 @@ def test_batch_creates_one_generation_per_line_and_rejects_bad_lines(
     assert [b["id"] for b in listed] == [batch["id"]]
     bad = client.post("/v2/batch", headers=v2_headers(key), files={"input": ("b.jsonl", b"{not json}\n")})
     assert bad.status_code == 400 and "line 1" in str(bad.json()["message"])
+
+
+def test_long_poll_count_and_download_url(client: TestClient, key: CreatedKey, media_url: str,
+                                          worker: Worker) -> None:
+    g = client.post("/v2/generate", headers=v2_headers(key), json=_body(media_url)).json()
+    r = client.get(f"/v2/generate/{g['id']}?wait=true&timeout=1", headers=v2_headers(key))
+    assert r.status_code == 200 and r.json()["status"] == "PENDING"  # nothing runs it: the wait times out
+    assert r.headers["x-sync-wait-mode"] == "long_poll" and r.headers["retry-after"] == "2"
+    assert client.get(f"/v2/generations/{g['id']}/download", headers=v2_headers(key)).status_code == 404
+    worker.drain()
+    done = client.get(f"/v2/generate/{g['id']}?wait=true&timeout=5", headers=v2_headers(key)).json()
+    assert done["status"] == "COMPLETED"
+    text = client.get(f"/v2/generations/{g['id']}/download", headers=v2_headers(key))
+    assert text.headers["content-type"].startswith("text/plain") and text.text == done["outputUrl"]
+    assert client.get("/v2/generations/count?status=COMPLETED", headers=v2_headers(key)).json() == {"count": 1}
+    assert client.get("/v2/generations/count?status=PENDING", headers=v2_headers(key)).json() == {"count": 0}

@@ -88,3 +88,32 @@ def test_unreachable_webhook_gives_up_after_max_attempts(platform: Platform, key
     wait_until(lambda: (w.webhooks.deliver_due(), load(platform, job_id).webhook_state == "failed")[1], timeout=30)
     job = load(platform, job_id)
     assert job.webhook_attempts == 2 and job.status == "COMPLETED"
+
+
+def test_batch_webhook_is_sent_once_when_every_job_finished(platform: Platform, key: CreatedKey,
+                                                            media_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from openlipsync.api import create_app
+
+    r = WebhookReceiver()
+    try:
+        line = {"endpoint": "/v2/generate", "payload": {"model": "lipsync-2", "input": [
+            {"type": "video", "url": f"{media_url}/face.mp4"}, {"type": "audio", "url": f"{media_url}/tone.wav"}]}}
+        jsonl = "\n".join(json.dumps({**line, "request_id": f"r{i}"}) for i in range(2)).encode()
+        with TestClient(create_app(platform.settings, platform=platform, studio=False)) as client:
+            batch = client.post("/v2/batch", headers={"x-api-key": key.key}, files={"input": ("b.jsonl", jsonl)},
+                                data={"webhook_url": r.url}).json()
+        w = Worker(platform)
+        w.webhooks.deliver_due()
+        assert r.requests == []  # not before the jobs are done
+        w.drain()
+        w.webhooks.deliver_due()
+        assert len(r.requests) == 1
+        headers, body = r.requests[0]
+        assert verify_sync_signature(key.webhook_secret, headers["sync-signature"], body)
+        payload = json.loads(body)
+        assert payload["id"] == batch["id"] and payload["status"] == "COMPLETED"
+        assert payload["metrics"]["success_count"] == 2
+    finally:
+        r.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from openlipsync.api.deps import LinksDep, PlatformDep, V2Auth, base_url
@@ -14,6 +17,7 @@ from openlipsync.api.v2.schemas import DurationEstimate, parse_create, to_reques
 from openlipsync.errors import InputError
 from openlipsync.jobs import cost as pricing
 from openlipsync.jobs.requests import GenerationRequest, InputSpec, parse_model
+from openlipsync.jobs.service import JobNotFound
 from openlipsync.jobs.status import JobStatus
 from openlipsync.jobs.views import v2_generation
 
@@ -83,9 +87,40 @@ async def create_generation(request: Request, platform: PlatformDep, principal: 
 
 
 @router.get("/generate/{job_id}")
-async def get_generation(job_id: str, platform: PlatformDep, principal: V2Auth, links: LinksDep) -> dict[str, Any]:
+async def get_generation(job_id: str, platform: PlatformDep, principal: V2Auth, links: LinksDep,
+                         response: Response, wait: bool = False,
+                         timeout: Annotated[float, Query(ge=1, le=10)] = 10) -> dict[str, Any]:
+    """The generation. ``?wait=true&timeout=1..10`` long-polls until it is finished or the time is up."""
     job = await run_in_threadpool(platform.jobs.get, principal.tenant_id, job_id)
+    if wait:
+        deadline = time.monotonic() + timeout
+        while not JobStatus(job.status).terminal and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            job = await run_in_threadpool(platform.jobs.get, principal.tenant_id, job_id)
+        response.headers.update({"Retry-After": "2", "X-Sync-Wait-Mode": "long_poll",
+                                 "X-Sync-Wait-Timeout-Seconds": f"{timeout:g}"})
     return v2_generation(job, links)
+
+
+@router.get("/generations/count")
+async def count_generations(request: Request, platform: PlatformDep, principal: V2Auth) -> dict[str, int]:
+    """Number of the caller's generations (``status`` filter as for the list)."""
+    try:
+        statuses = [JobStatus(s.upper()) for s in multi_values(request, "status")]
+    except ValueError:
+        raise InputError(f"status must be among {[s.value for s in JobStatus]}") from None
+    jobs, _ = await run_in_threadpool(platform.jobs.list, principal.tenant_id, statuses=statuses or None, limit=None)
+    return {"count": len(jobs)}
+
+
+@router.get("/generations/{job_id}/download", response_class=PlainTextResponse)
+async def download_url(job_id: str, platform: PlatformDep, principal: V2Auth, links: LinksDep) -> str:
+    """The signed output URL as text/plain (404 until the generation is completed)."""
+    job = await run_in_threadpool(platform.jobs.get, principal.tenant_id, job_id)
+    url = links.video(job) if job.status == JobStatus.COMPLETED.value else None
+    if url is None:
+        raise JobNotFound(f"generation {job_id} has no output yet")
+    return url
 
 
 @router.post("/generate/{job_id}/cancel")
@@ -131,7 +166,8 @@ async def list_generations(request: Request, platform: PlatformDep, principal: V
 @router.get("/generations/{job_id}", include_in_schema=False)
 async def get_generation_alias(job_id: str, platform: PlatformDep, principal: V2Auth,
                                links: LinksDep) -> dict[str, Any]:
-    return await get_generation(job_id, platform, principal, links)
+    job = await run_in_threadpool(platform.jobs.get, principal.tenant_id, job_id)
+    return v2_generation(job, links)
 
 
 @router.post("/analyze/cost", openapi_extra=_BODY_DOC)
