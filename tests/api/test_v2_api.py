@@ -191,3 +191,21 @@ def test_long_poll_count_and_download_url(client: TestClient, key: CreatedKey, m
     assert text.headers["content-type"].startswith("text/plain") and text.text == done["outputUrl"]
     assert client.get("/v2/generations/count?status=COMPLETED", headers=v2_headers(key)).json() == {"count": 1}
     assert client.get("/v2/generations/count?status=PENDING", headers=v2_headers(key)).json() == {"count": 0}
+
+
+def test_asset_upload_flow(client: TestClient, key: CreatedKey, tiny_dir: Path, other_key: CreatedKey) -> None:
+    data = (tiny_dir / "hello.wav").read_bytes()
+    up = client.post("/v2/assets/upload", headers=v2_headers(key),
+                     json={"fileName": "hello.wav", "contentType": "audio/wav", "size": len(data)})
+    assert up.status_code == 201
+    grant = up.json()
+    put = client.put(grant["uploadUrl"], content=data, headers={"Content-Type": "application/octet-stream"})
+    assert put.status_code == 200, put.text
+    assert put.json()["id"] == grant["assetId"] and put.json()["type"] == "AUDIO"
+    again = client.put(grant["uploadUrl"], content=data, headers={"Content-Type": "application/octet-stream"})
+    assert again.status_code == 409
+    registered = client.post("/v2/assets", headers=v2_headers(key), json={"url": grant["url"]})
+    assert registered.status_code == 201 and registered.json()["id"] == grant["assetId"]
+    assert client.post("/v2/assets", headers=v2_headers(other_key), json={"url": grant["url"]}).status_code == 404
+    tampered = grant["uploadUrl"].replace("size=", "size=1")
+    assert client.put(tampered, content=data, headers={"Content-Type": "application/octet-stream"}).status_code == 404

@@ -57,13 +57,13 @@ class AssetStore:
         self.settings, self.db, self.storage = settings, db, storage
 
     def add_file(self, tenant_id: str, path: Path, name: str, input_type: str,
-                 source_url: str | None = None) -> Asset:
+                 source_url: str | None = None, asset_id: str | None = None) -> Asset:
         """Probe ``path`` (raising a clear ``InputError`` if unusable), store it, record the asset."""
         size = path.stat().st_size
         if size > self.settings.max_upload_bytes:
             raise InputLimitError(f"{name}: {size} bytes exceeds the limit of {self.settings.max_upload_bytes}")
         facts = media_facts(admit_asset(self.settings, self.db, tenant_id, path))  # quota + input checks
-        asset_id = new_id()
+        asset_id = asset_id or new_id()
         name = safe_name(name)
         key = tenant_key(tenant_id, "assets", asset_id, name)
         ctype = content_type_for(facts["format_name"], has_video=facts["has_video"])  # not from the name
