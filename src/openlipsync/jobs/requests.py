@@ -34,6 +34,7 @@ class InputSpec:
     text: str | None = None
     voice: str | None = None
     ref_id: str | None = None
+    tts_note: str | None = None  # how a hosted TTS request was mapped onto the offline voice
 
     def fingerprint(self) -> dict[str, Any]:
         """Stable description for idempotency hashing (uploads by content digest)."""

@@ -153,7 +153,8 @@ class JobService:
             clip = self.assets.resolve(tenant_id, seg.audio)
             _check_audio(clip.media, clip.name)
             segments.append({"start": seg.start, "end": seg.end, "asset": clip.id, "audio_start": seg.audio_start,
-                             "audio_end": seg.audio_end, "ref_id": seg.audio.ref_id})
+                             "audio_end": seg.audio_end, "ref_id": seg.audio.ref_id,
+                             **({"tts": seg.audio.tts_note} if seg.audio.tts_note else {})})
         return visual, audio, segments
 
     def _facts(self, tenant_id: str, spec: InputSpec, tmp: Path) -> dict[str, Any]:
@@ -197,6 +198,8 @@ class JobService:
                 out["url"] = spec.url
             if spec.text:
                 out.update(text=spec.text, voice=spec.voice)
+            if spec.tts_note:
+                out["tts"] = spec.tts_note
             return out
 
         return {"visual": visual.id, "audio": audio.id if audio else None, "segments": segments,

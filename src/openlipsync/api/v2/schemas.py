@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openlipsync.errors import InputError
 from openlipsync.jobs.requests import GenerationRequest, InputSpec, SegmentSpec
+from openlipsync.media.voices import resolve_voice
 
 VISUAL_TYPES = ("video", "image")
 AUDIO_TYPES = ("audio", "text")
@@ -69,8 +70,8 @@ def item_spec(item: InputItem, uploads: dict[str, InputSpec] | None = None) -> I
         script = provider.get("script")
         if not script:
             raise InputError("text input needs provider.script", code="generation_text_missing")
-        voice = provider.get("voiceId") or provider.get("voice") or "en-us"
-        return InputSpec("text", text=str(script), voice=str(voice), ref_id=item.refId)
+        voice, note = resolve_voice(provider, str(script))  # hosted voices map onto espeak-ng voices
+        return InputSpec("text", text=str(script), voice=voice, ref_id=item.refId, tts_note=note)
     if item.url and item.assetId:
         raise InputError(f"{item.type} input: give url or assetId, not both")
     if item.url:
