@@ -346,6 +346,17 @@ def test_queued_job_shows_waiting_state_and_can_be_cancelled(browser: Any, idle_
         page.wait_for_selector("#history-list li[data-status=pending] >> text=Cancel")
         page.screenshot(path=str(artifacts_dir / "07-queued.png"), full_page=True)
 
+        # A 429 while polling: the page says so, waits Retry-After, then carries on.
+        def too_many(route: Any) -> None:
+            route.fulfill(status=429, headers={"Retry-After": "1"}, content_type="application/json",
+                          body='{"error": {"code": "rate_limit_exceeded", "message": "slow down", "status": 429}}')
+
+        page.route("**/v1/generations/*-*", too_many)
+        page.wait_for_function("() => document.getElementById('job-stage').textContent.includes('slow down')")
+        page.unroute("**/v1/generations/*-*", too_many)
+        page.wait_for_function("() => document.getElementById('job-stage').textContent.includes('queue')")
+        page_errors[:] = [e for e in page_errors if "status of 429" not in e]  # chromium logs the refusal
+
         page.click("#job-cancel")
         page.wait_for_selector("#job-status.canceled")
         error = page.text_content("#job-error")

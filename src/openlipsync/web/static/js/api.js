@@ -5,12 +5,13 @@ const API_BASE = new URL("v1/", document.baseURI);
 
 /** An error response from the API, normalised to a readable message and a machine code. */
 export class ApiError extends Error {
-  constructor(message, { code = null, status = 0, details = null } = {}) {
+  constructor(message, { code = null, status = 0, details = null, retryAfter = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.status = status;
     this.details = details;
+    this.retryAfter = retryAfter; // seconds, from a 429's Retry-After header
   }
 }
 
@@ -114,7 +115,8 @@ export async function request(method, path, { json, form, query, signal } = {}) 
   const parsed = await readBody(response);
   if (!response.ok) {
     const { message, code, details } = parseErrorBody(response.status, parsed);
-    throw new ApiError(message, { code, status: response.status, details });
+    const retryAfter = Number(response.headers.get("Retry-After")) || null;
+    throw new ApiError(message, { code, status: response.status, details, retryAfter });
   }
   return parsed;
 }

@@ -84,11 +84,13 @@ export class HistoryView {
     $("history-more").addEventListener("click", () => this.load({ more: true }));
   }
 
-  /** Reload the first page (or append the next one). */
+  /** Reload from the top (as many rows as are shown, so "Load more" pages survive refreshes) or append. */
   async load({ more = false } = {}) {
     clearTimeout(this._timer);
-    const query = { limit: PAGE, status: $("history-status").value, cursor: more ? this.next : null };
+    const limit = more ? PAGE : Math.min(100, Math.max(PAGE, this.items.length));
+    const query = { limit, status: $("history-status").value, cursor: more ? this.next : null };
     const message = $("history-message");
+    let retryMs = REFRESH_MS;
     try {
       const { items, next } = unpackList(await request("GET", "generations", { query }));
       this.items = more ? this.items.concat(items) : items;
@@ -98,10 +100,11 @@ export class HistoryView {
       this.render();
     } catch (err) {
       setStatus(message, `Could not load the history: ${err.message}${err.code ? ` (${err.code})` : ""}`, "bad");
+      if (err.status === 429) retryMs = 1000 * (err.retryAfter || 5);
     }
     // Keep statuses fresh while anything is still running (without re-rendering thumbnails needlessly).
     if (this.items.some((g) => !TERMINAL.has(statusOf(g)))) {
-      this._timer = setTimeout(() => this.load(), REFRESH_MS);
+      this._timer = setTimeout(() => this.load(), retryMs);
     }
   }
 

@@ -73,9 +73,9 @@ export class JobView {
     return request("GET", `generations/${encodeURIComponent(this.gen.id)}`);
   }
 
-  _schedule() {
+  _schedule(delay = POLL_MS) {
     this._stopPolling();
-    this._timer = setTimeout(() => this._poll(), POLL_MS);
+    this._timer = setTimeout(() => this._poll(), delay);
   }
 
   _stopPolling() {
@@ -97,6 +97,12 @@ export class JobView {
       // A transient network error must not stop the live view; an auth or 404 error ends it.
       if (err instanceof ApiError && [401, 403, 404].includes(err.status)) {
         showError($("job-error"), err);
+        return;
+      }
+      if (err instanceof ApiError && err.status === 429) {
+        // Rate limited: wait as long as the server asks before polling again.
+        $("job-stage").textContent = `The server asked to slow down; checking again in ${err.retryAfter || 2} s…`;
+        this._schedule(1000 * (err.retryAfter || 2));
         return;
       }
       $("job-stage").textContent = `Connection problem (${err.message}); retrying…`;
