@@ -28,10 +28,11 @@ def feather(mask: np.ndarray, sigma: float, *, inside: bool = True) -> np.ndarra
 
 def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``base*(1-α) + top*α`` as uint8; pixels with α == 0 are returned byte-identical."""
-    a = alpha[..., None].astype(np.float32)
-    out = base.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a
-    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    untouched = alpha <= 0
+    a = np.ascontiguousarray(alpha, np.float32)
+    if top.dtype != np.uint8:
+        top = np.clip(top + 0.5, 0, 255).astype(np.uint8)
+    out = cv2.blendLinear(np.ascontiguousarray(base), np.ascontiguousarray(top), 1.0 - a, a)
+    untouched = a <= 0
     out[untouched] = base[untouched]
     return out
 
@@ -43,16 +44,17 @@ def match_colour(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, *, max_
     Reinhard et al. 2001 colour transfer restricted to a ring of skin, so lighting changes between the
     library frame and the current frame do not show as a patch.
     """
-    w = weight.astype(np.float32)
-    total = float(w.sum())
-    if total < 8:
+    sel = weight > 0.05
+    if int(sel.sum()) < 8:
         return patch
+    w = weight[sel].astype(np.float32)[:, None]
+    w /= float(w.sum())
     lab_p = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab_r = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
-    wn = (w / total)[..., None]
-    mu_p, mu_r = (lab_p * wn).sum((0, 1)), (lab_r * wn).sum((0, 1))
-    sd_p = np.sqrt(((lab_p - mu_p) ** 2 * wn).sum((0, 1))) + 1e-3
-    sd_r = np.sqrt(((lab_r - mu_r) ** 2 * wn).sum((0, 1))) + 1e-3
+    ref_px = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB)[sel].astype(np.float32)
+    pat_px = lab_p[sel]
+    mu_p, mu_r = (pat_px * w).sum(0), (ref_px * w).sum(0)
+    sd_p = np.sqrt(((pat_px - mu_p) ** 2 * w).sum(0)) + 1e-3
+    sd_r = np.sqrt(((ref_px - mu_r) ** 2 * w).sum(0)) + 1e-3
     gain = np.clip(sd_r / sd_p, 1 / max_gain, max_gain)
     gain[1:] = 1.0  # chroma: shift only (lip colour must not be stretched)
     out = (lab_p - mu_p) * gain + mu_r

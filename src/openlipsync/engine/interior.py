@@ -62,6 +62,8 @@ def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray,
     teeth = cv2.GaussianBlur(_curve_mask(upper_inner, thick, size), (0, 0), max(0.6, d * 0.006))
     teeth *= np.clip(1.2 - np.abs(xx - cx) / half_w, 0, 1)
     interior = cavity * (1 - teeth[..., None]) + tooth * teeth[..., None]
-    soft = cv2.GaussianBlur(where.astype(np.float32), (0, 0), max(0.6, d * 0.01))
-    alpha = blend.feather(hole, max(0.6, d * 0.008)) * np.clip(soft * 1.5, 0, 1)
+    # cover the whole gap (its blurred edge would let warped pixels show through), fade outside it
+    grown = cv2.dilate(where.astype(np.float32), np.ones((3, 3), np.uint8))
+    soft = cv2.GaussianBlur(grown, (0, 0), max(0.7, d * 0.01))
+    alpha = blend.feather(hole, max(0.6, d * 0.008)) * np.clip(soft * 1.6, 0, 1)
     return blend.alpha_blend(roi, np.clip(interior, 0, 255), alpha)

@@ -20,6 +20,14 @@ from openlipsync.engine.library import MouthLibrary
 from openlipsync.engine.render_warp import RenderTimes, layered_warp, lower_face_region, skip_interior
 
 
+def _grow(poly: np.ndarray, margin: float) -> np.ndarray:
+    """Push a convex-ish polygon outwards by ``margin`` px (radially from its centroid)."""
+    c = poly.mean(0)
+    v = poly - c
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    return c + v * (n + margin) / np.maximum(n, 1e-6)
+
+
 @dataclass
 class RetrievalRenderer:
     """Renders library mouths onto frames. ``pro`` selects the better (slower) blending."""
@@ -62,8 +70,7 @@ class RetrievalRenderer:
         d = region.d
         outer = dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset
         lips = blend.polygon_mask(outer, size)
-        k = max(3, int(round(0.16 * d)) | 1)
-        grown = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        grown = blend.polygon_mask(_grow(outer, 0.16 * d), size)
         alpha = cv2.GaussianBlur(grown, (0, 0), max(1.0, 0.06 * d)) * np.clip(cover * 2 - 1, 0, 1)
         ring = np.clip(alpha - lips, 0, 1) * (alpha > 0.05)
         if self.pro:

@@ -8,6 +8,8 @@ source shows, and blend back through a feathered mask shaped like the lower face
 from __future__ import annotations
 
 import time
+
+import cv2
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,21 +47,19 @@ def lower_face_region(lm: np.ndarray, shape: tuple[int, int]) -> Region:
     return Region(box, offset, poly - offset, mask, d)
 
 
-def warp_region(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Region,
-                exclude: np.ndarray | None = None) -> np.ndarray:
-    """Warp the ROI so landmarks ``lm`` move to ``dst_lm`` (mesh points ``exclude`` do not take part);
+def region_maps(size: tuple[int, int], lm: np.ndarray, dst_lm: np.ndarray, region: Region,
+                exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Remap maps moving landmarks ``lm`` to ``dst_lm`` (mesh points ``exclude`` do not take part);
     the region outline stays fixed."""
     face = np.ones(468, bool)
     if exclude is not None:
         face[exclude] = False
     src = lm[:468][face] - region.offset
     dst = dst_lm[:468][face] - region.offset
-    h, w = roi.shape[:2]
     keep = blend_inside(region, dst)
     ctrl_dst = np.concatenate([dst[keep], region.poly])
     ctrl_src = np.concatenate([src[keep], region.poly])
-    map_x, map_y = warp.backward_maps(ctrl_dst, ctrl_src, (h, w))
-    return warp.remap(roi, map_x, map_y)
+    return warp.backward_maps(ctrl_dst, ctrl_src, size)
 
 
 def _extend(curve: np.ndarray, w: int, h: int, across: np.ndarray, below: bool) -> np.ndarray:
@@ -82,8 +82,8 @@ def layered_warp(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Re
     """
     h, w = roi.shape[:2]
     across, down = mesh.face_axes(lm)
-    upper = warp_region(roi, lm, dst_lm, region, exclude=mesh.IDX["LOWER_LIP"])
-    lower = warp_region(roi, lm, dst_lm, region, exclude=mesh.IDX["UPPER_LIP"])
+    ux, uy = region_maps((h, w), lm, dst_lm, region, exclude=mesh.IDX["LOWER_LIP"])
+    lx, ly = region_maps((h, w), lm, dst_lm, region, exclude=mesh.IDX["UPPER_LIP"])
     up_i, lo_i = mesh.IDX["LIPS_INNER_UPPER"], mesh.IDX["LIPS_INNER_LOWER"]
     src_gap = np.maximum((lm[lo_i] - lm[up_i]) @ down, 0.0)
     dst_u, dst_l = dst_lm[up_i] - region.offset, dst_lm[lo_i] - region.offset
@@ -94,11 +94,12 @@ def layered_warp(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Re
     above = blend.polygon_mask(_extend(split_u, w, h, across, below=False), (h, w))
     below = blend.polygon_mask(_extend(split_l, w, h, across, below=True), (h, w))
     below = np.minimum(below, 1.0 - above)
-    # beyond the mouth corners the two layers agree closely; join them softly there
-    out = upper.astype(np.float32) * above[..., None] + lower.astype(np.float32) * below[..., None]
     gap = np.clip(1.0 - above - below, 0.0, 1.0)
-    out += (upper.astype(np.float32) * 0.5 + lower.astype(np.float32) * 0.5) * gap[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8), gap
+    # join the layers by colour (mixing coordinates would sample the interior along the seam)
+    upper, lower = warp.remap(roi, ux, uy), warp.remap(roi, lx, ly)
+    wu, wl = above + 0.5 * gap, below + 0.5 * gap
+    out = cv2.blendLinear(upper, lower, np.ascontiguousarray(wu), np.ascontiguousarray(wl))
+    return out, gap
 
 
 def blend_inside(region: Region, pts: np.ndarray) -> np.ndarray:

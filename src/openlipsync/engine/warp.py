@@ -8,6 +8,8 @@ the cost a few milliseconds per frame whatever the resolution of the face.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay, QhullError
@@ -42,8 +44,16 @@ def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step:
     except QhullError:
         coarse = np.zeros((len(gy), len(gx), 2), np.float32)
     full = cv2.resize(coarse, (len(gx) * step, len(gy) * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    base_x, base_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    base_x, base_y = _pixel_grid(h, w)
     return base_x + full[..., 0], base_y + full[..., 1]
+
+
+@lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = False
+    gy.flags.writeable = False
+    return gx, gy
 
 
 def _interpolate(tri: Delaunay, values: np.ndarray, gx: np.ndarray, gy: np.ndarray, step: int
