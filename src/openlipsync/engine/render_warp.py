@@ -8,10 +8,9 @@ source shows, and blend back through a feathered mask shaped like the lower face
 from __future__ import annotations
 
 import time
-
-import cv2
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from openlipsync.engine import blend, geometry, interior, mesh, warp
