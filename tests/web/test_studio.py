@@ -395,3 +395,25 @@ def test_keyboard_every_control_is_labelled_and_focus_is_visible(page: Any, stud
         order.append(page.evaluate("document.activeElement.id"))
     assert order.index("visual-file") < order.index("audio-file") < order.index("model")
     assert page.get_attribute("#job-stage", "aria-live") == "polite"
+
+
+def test_picking_the_speaker_on_the_preview_fills_video_pixel_coordinates(page: Any, studio: Studio,
+                                                                          short_media: tuple[Path, Path]) -> None:
+    _open_with_key(page, studio)
+    page.set_input_files("#visual-file", str(short_media[0]))
+    page.set_input_files("#audio-file", str(short_media[1]))
+    page.wait_for_selector("#visual-status.ok")
+    page.select_option("#speaker-mode", "point")
+    assert page.is_visible("#speaker-point")
+    page.wait_for_function("() => document.getElementById('visual-preview-video').videoWidth > 0")
+    box = page.eval_on_selector("#visual-preview-video", "v => v.getBoundingClientRect().toJSON()")
+    # The 320×320 video is letterboxed (object-fit: contain) in a wider box: click a quarter in from the
+    # left of the picture and halfway down.
+    scale = min(box["width"], box["height"]) / 320
+    left = box["x"] + (box["width"] - 320 * scale) / 2
+    page.mouse.click(left + 80 * scale, box["y"] + box["height"] / 2)
+    assert int(page.input_value("#speaker-x")) == pytest.approx(80, abs=2)
+    assert int(page.input_value("#speaker-y")) == pytest.approx(160, abs=2)
+    assert page.input_value("#speaker-frame") == "0"
+    # The server accepts the chosen speaker: the estimate comes back for these options.
+    page.wait_for_function("() => document.getElementById('estimate-cost').textContent.startsWith('$')")
