@@ -417,3 +417,12 @@ def test_picking_the_speaker_on_the_preview_fills_video_pixel_coordinates(page: 
     assert page.input_value("#speaker-frame") == "0"
     # The server accepts the chosen speaker: the estimate comes back for these options.
     page.wait_for_function("() => document.getElementById('estimate-cost').textContent.startsWith('$')")
+
+
+def test_a_key_in_the_link_fragment_is_stored_and_removed_from_the_address(page: Any, studio: Studio) -> None:
+    """`openlipsync serve` prints http://host:port/#key=…; the fragment never reaches the server."""
+    page.goto(f"{studio.url}#key={studio.key}")
+    page.wait_for_selector("#key-status.ok")
+    assert page.evaluate("location.hash") == ""
+    assert page.evaluate("localStorage.getItem('openlipsync.apiKey')") == studio.key
+    assert page.input_value("#api-key") == studio.key

@@ -9,12 +9,12 @@ import { $, setStatus } from "./ui.js";
 const titles = new Map(); // job id → "face.mp4 + speech.wav" for jobs created in this tab
 const originals = new Map(); // job id → {kind, url} of the local original, for side-by-side playback
 
-const job = new JobView({ onChange: () => history.load() });
-const history = new HistoryView({
+const job = new JobView({ onChange: () => historyView.load() });
+const historyView = new HistoryView({
   titleOf: (id) => titles.get(id),
   onOpen: async (gen) => {
     job.show(gen, originals.get(gen.id) || (await originalOf(gen)));
-    history.markCurrent(gen.id);
+    historyView.markCurrent(gen.id);
     $("job").scrollIntoView({ block: "start" });
     $("job-title").focus({ preventScroll: true });
   },
@@ -27,8 +27,8 @@ new GenerationForm({
     if (title) titles.set(gen.id, title);
     if (original) originals.set(gen.id, original);
     job.show(gen, original);
-    history.currentId = gen.id;
-    history.load();
+    historyView.currentId = gen.id;
+    historyView.load();
     $("job").scrollIntoView({ block: "start", behavior: "smooth" });
   },
 });
@@ -71,7 +71,7 @@ $("key-form").addEventListener("submit", async (e) => {
     return;
   }
   setKey(value);
-  if (await checkKey()) history.load();
+  if (await checkKey()) historyView.load();
 });
 $("key-forget").addEventListener("click", () => {
   forgetKey();
@@ -87,8 +87,23 @@ $("key-show").addEventListener("click", () => {
   $("key-show").setAttribute("aria-pressed", String(show));
 });
 
+/**
+ * `openlipsync serve` prints a link with the first key in the fragment (`/#key=ols_…`). A fragment is
+ * never sent to the server; store the key and remove it from the address bar and history.
+ */
+function adoptKeyFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const key = params.get("key");
+  if (!key) return;
+  setKey(key);
+  params.delete("key");
+  const rest = params.toString();
+  window.history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+}
+
+adoptKeyFromFragment();
 $("api-key").value = getKey();
 checkKey().then((ok) => {
-  if (ok) history.load();
+  if (ok) historyView.load();
 });
 document.documentElement.dataset.ready = "true"; // lets tests (and users of assistive tech) know we are live
