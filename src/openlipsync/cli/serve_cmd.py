@@ -56,6 +56,9 @@ def serve(host: str | None, port: int | None, concurrency: int | None, no_worker
         click.secho("Created a first API key (shown once; manage keys with `openlipsync keys`):", fg="green")
         click.echo(f"  API key:        {created.key}")
         click.echo(f"  webhook secret: {created.webhook_secret}")
+        # The fragment never reaches the server; the studio stores the key in the browser and drops it.
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        click.echo(f"  web studio:     http://{host}:{settings.port}/#key={created.key}")
     n = 0 if no_worker else settings.worker_concurrency if concurrency is None else concurrency
     app = create_app(settings, platform=platform, embedded_worker=n > 0, worker_concurrency=n or None)
     logging.getLogger("openlipsync").setLevel(logging.INFO)
