@@ -204,6 +204,24 @@ def test_corrupt_upload_shows_a_readable_error(page: Any, studio: Studio, corrup
     page.screenshot(path=str(artifacts_dir / "04-error-corrupt-upload.png"), full_page=True)
 
 
+def test_a_refused_submission_shows_the_api_message_and_code(page: Any, studio: Studio,
+                                                            short_media: tuple[Path, Path]) -> None:
+    _open_with_key(page, studio)
+    page.set_input_files("#visual-file", str(short_media[0]))
+    page.set_input_files("#audio-file", str(short_media[1]))
+    page.wait_for_function("() => !document.getElementById('submit').disabled")
+    page.route("**/v1/generations", lambda route: route.fulfill(
+        status=429, content_type="application/json",
+        body='{"error": {"code": "active_jobs_limit_exceeded", "message": "too many active jobs", "status": 429}}')
+        if route.request.method == "POST" else route.continue_())
+    page.click("#submit")
+    box = page.wait_for_selector("#form-error:not([hidden])")
+    page.wait_for_timeout(600)  # the estimate that follows must not wipe the error
+    assert page.is_visible("#form-error")
+    assert box.text_content() == "too many active jobs active_jobs_limit_exceeded"
+    assert page.get_attribute("#form-error", "role") == "alert"
+
+
 def test_failed_job_shows_the_error_and_its_code(page: Any, studio: Studio, noface_video: Path,
                                                   short_media: tuple[Path, Path], artifacts_dir: Path) -> None:
     """A decodable video with no face anywhere: accepted, then the job fails with a readable reason."""

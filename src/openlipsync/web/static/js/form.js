@@ -169,8 +169,8 @@ export class GenerationForm {
   /** The original for side-by-side playback (a local object URL: no second download). */
   original() {
     if (!this.visual.objectUrl) return null;
-    return { kind: this.visual.kind === "image" ? "image" : "video", url: this.visual.objectUrl,
-      fps: this.visual.asset?.fps };
+    const kind = (this.visual.asset?.type || this.visual.kind) === "image" ? "image" : "video";
+    return { kind, url: this.visual.objectUrl, fps: this.visual.asset?.fps };
   }
 
   title() {
@@ -197,7 +197,7 @@ export class GenerationForm {
       showError($("form-error"), err);
     } finally {
       button.textContent = "Generate";
-      this._refreshState();
+      this._refreshState({ keepError: true });
     }
   }
 
@@ -270,11 +270,11 @@ export class GenerationForm {
     this._refreshState();
   }
 
-  _refreshState() {
+  _refreshState({ keepError = false } = {}) {
     const why = this.missing();
     $("submit").disabled = Boolean(why);
     $("submit").title = why || "";
-    if (!why) showError($("form-error"), null);
+    if (!why && !keepError) showError($("form-error"), null); // the user changed something: stale error
     clearTimeout(this._estimateTimer);
     if (why) {
       this._estimateSeq += 1;
