@@ -327,6 +327,7 @@ def test_photo_with_typed_text_then_delete_from_history(page: Any, studio: Studi
     page.click(f"#history-list li[data-id='{gen_id}'] button.danger")
     page.wait_for_selector(f"#history-list li[data-id='{gen_id}']", state="detached")
     assert page.is_hidden("#job-body")  # the deleted job is no longer shown
+    assert page.text_content("#history-message").startswith("Deleted face.png")
     assert studio.api("GET", f"v1/generations/{gen_id}").status_code == 404
     assert page_errors == []
 

@@ -33,6 +33,7 @@ class AssetField {
     this.error = null;
     this.uploading = null;
     this.objectUrl = null;
+    this.kept = false;
     input.addEventListener("change", () => this.choose(input.files[0] || null));
   }
 
@@ -44,7 +45,9 @@ class AssetField {
   }
 
   async choose(file) {
-    if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+    // A submitted job keeps showing this file as its original: only free URLs nobody refers to.
+    if (this.objectUrl && !this.kept) URL.revokeObjectURL(this.objectUrl);
+    this.kept = false;
     this.file = file;
     this.asset = null;
     this.error = null;
@@ -192,6 +195,7 @@ export class GenerationForm {
     showError($("form-error"), null);
     try {
       const gen = await request("POST", "generations", { json: this.body() });
+      this.visual.kept = true;
       this.onCreated(gen, this.original(), this.title());
     } catch (err) {
       showError($("form-error"), err);

@@ -181,7 +181,9 @@ export class HistoryView {
     ];
     const button = (action, cls, label, handler) => h("button", { type: "button", class: cls,
       "data-action": action, "aria-label": `${label} ${title}`, onclick: handler }, label);
-    const actions = [button("open", "secondary", "Open", () => this.onOpen(gen))];
+    // Rows outlive refreshes: act on the freshest copy of the job (its signed links are renewed).
+    const latest = () => this.items.find((g) => g.id === gen.id) || gen;
+    const actions = [button("open", "secondary", "Open", () => this.onOpen(latest()))];
     if (!TERMINAL.has(status)) actions.push(button("cancel", "secondary", "Cancel", () => this._cancel(gen)));
     actions.push(button("delete", "danger", "Delete", () => this._delete(gen)));
     return h("li", { class: "history-item", "data-id": gen.id, "data-key": key, "data-status": status },
@@ -218,14 +220,15 @@ export class HistoryView {
   async _delete(gen) {
     const title = this.title(gen);
     if (!window.confirm(`Delete ${title} and its video? This cannot be undone.`)) return;
+    let outcome;
     try {
       await request("DELETE", `generations/${encodeURIComponent(gen.id)}`);
       this.onDeleted(gen.id);
-      setStatus($("history-message"), `Deleted ${title}.`);
+      outcome = [`Deleted ${title}.`, ""];
     } catch (err) {
-      setStatus($("history-message"), `Could not delete: ${err.message}${err.code ? ` (${err.code})` : ""}`, "bad");
+      outcome = [`Could not delete: ${err.message}${err.code ? ` (${err.code})` : ""}`, "bad"];
     }
     await this.load();
-    if (!this.items.length) setStatus($("history-message"), "No generations yet.");
+    setStatus($("history-message"), ...outcome); // after the reload, which resets the message
   }
 }
