@@ -130,3 +130,40 @@ def test_bounding_boxes_edit_only_boxed_frames(two_faces: Path, speech_wav: Path
     assert _changed(out, src, RIGHT)[0] == 0
     assert _changed(out[:20], src[:20], LEFT)[0] > 200
     assert np.array_equal(out[20:], src[20:])  # None = no face to edit on those frames
+
+
+class _ScriptedDetector:
+    """Stands in for the face mesh: returns prepared landmark lists frame by frame."""
+
+    def __init__(self, script: list[list[np.ndarray]]) -> None:
+        self.script, self.k = script, 0
+
+    def detect(self, frame: np.ndarray) -> list[np.ndarray]:
+        self.k += 1
+        return self.script[self.k - 1]
+
+    def reset(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def test_identity_survives_a_short_occlusion_and_is_chosen_throughout(astronaut_landmarks: np.ndarray) -> None:
+    from openlipsync.engine.tracking import FaceTracker
+
+    left, right = astronaut_landmarks, astronaut_landmarks + np.array([320.0, 0.0], np.float32)
+    # the right face is hidden on frames 10..14 (a hand, a turn) and the faces are listed in varying order
+    script = [[right, left] if k % 2 else [left, right] for k in range(10)] + [[left]] * 5 + \
+             [[right, left]] * 10
+    tracker = FaceTracker(25.0, 640, 320, detector=_ScriptedDetector(script))  # type: ignore[arg-type]
+    frame = np.zeros((320, 640, 3), np.uint8)
+    for _ in script:
+        tracker.update(frame)
+    x, y = right[1]
+    track, choice = speaker.select_track(tracker, ActiveSpeaker(auto_detect=False, frame_number=20,
+                                                                coordinates=(float(x), float(y))), lambda n: None)
+    assert len(tracker.identity_frames()) == 2
+    assert track.valid.tolist() == [True] * 10 + [False] * 5 + [True] * 10
+    assert set(track.reason[10:15]) == {"speaker_not_visible"}  # the other face is there but not edited
+    assert np.allclose(track.landmarks[[0, 1, 24], 1, 0], x, atol=1.0)  # always the right-hand face

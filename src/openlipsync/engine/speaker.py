@@ -181,8 +181,9 @@ def chosen_track(base: FaceTrack, faces: IdentityFrames, choice: SpeakerChoice) 
     track = build_track(lms, base.fps, base.width, base.height, base.scene_cut, base.face_count,
                         identity=choice.primary, identities=base.identities)
     track.reason[other] = "other_face"
-    # a face was there but the caller (a None box) or the choice excluded it
-    track.reason[(choice.per_frame < 0) & (base.face_count[:n] > 0)] = "speaker_not_selected"
+    # other faces were there: the caller's box excluded them, or the chosen speaker was out of view
+    why = "speaker_not_selected" if choice.method == "bounding_boxes" else "speaker_not_visible"
+    track.reason[(choice.per_frame < 0) & (base.face_count[:n] > 0)] = why
     return track
 
 
