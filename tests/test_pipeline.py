@@ -134,3 +134,37 @@ def test_source_frames_are_reread_in_any_order_with_a_small_cache(noface_video, 
         assert np.array_equal(frames.get(k), ref[k])
     frames.close()
     assert frames.capacity == 4
+
+
+@pytest.fixture(scope="module")
+def two_faces_video(astronaut, tmp_path_factory) -> Path:  # noqa: F811
+    """A large face on the left and a smaller one on the right, 1 s."""
+    import cv2
+
+    canvas = np.full((320, 576, 3), 128, np.uint8)
+    canvas[:, :320] = astronaut
+    canvas[40:280, 320:560] = cv2.resize(astronaut, (240, 240))
+    path = tmp_path_factory.mktemp("faces") / "two.mp4"
+    with FrameWriter(path, width=576, height=320, fps=25.0, crf=14) as writer:
+        for _ in range(25):
+            writer.write(canvas)
+    return path
+
+
+@pytest.mark.parametrize("point, edited_side", [(None, "left"), ((440.0, 150.0), "right")])
+def test_only_the_chosen_face_is_edited(two_faces_video, speech_wav, tmp_path, point, edited_side):
+    from openlipsync.options import ActiveSpeaker
+
+    speaker = ActiveSpeaker() if point is None else ActiveSpeaker(False, 0, point)
+    out = tmp_path / "two_out.mp4"
+    result = lipsync(two_faces_video, speech_wav, out,
+                     LipSyncOptions(model=Model.LIPSYNC_1_9, sync_mode=SyncMode.CUT_OFF, active_speaker=speaker))
+    assert result.report.face_count_max == 2
+    src, dst = _frames(two_faces_video), _frames(out)
+    # mouth boxes of the large (left) and small (right, scaled 0.75 and shifted) face
+    left = (slice(None), slice(120, 175), slice(110, 185))
+    right = (slice(None), slice(130, 172), slice(402, 458))
+    changed, kept = (left, right) if edited_side == "left" else (right, left)
+    noise = np.abs(src[kept].astype(int) - dst[kept]).mean()  # re-encode loss only
+    assert noise < 3.0
+    assert np.abs(src[changed].astype(int) - dst[changed]).mean() > max(5.0, 2.5 * noise)
