@@ -69,8 +69,10 @@ def test_sync_report_without_measurable_offset(page: Any) -> None:
 def test_costs_durations_and_stages_are_formatted(page: Any) -> None:
     out = _call(page, "format.js",
                 "[m.formatCost(0.25), m.formatCost(null), m.formatCost(0.004), m.formatSeconds(4.04),"
-                " m.formatClock(75.4), m.describeStage('render'), m.describeStage('mouth_retrieval')]")
-    assert out == ["$0.25", "—", "$0.0040", "4.0 s", "1:15", "Drawing the mouth", "Mouth retrieval"]
+                " m.formatClock(75.4), m.describeStage('render'), m.describeStage('analyse'),"
+                " m.describeStage('mouth_retrieval')]")
+    assert out == ["$0.25", "—", "$0.0040", "4.0 s", "1:15", "Drawing the mouth", "Finding and tracking the face",
+                   "Mouth retrieval"]
 
 
 @pytest.mark.parametrize(("t", "mode", "expected"), [
