@@ -24,6 +24,15 @@ run_pytest "$@" || code1=$?
 code2=0
 if [ $# -eq 0 ] && [ -z "${OPENLIPSYNC_SKIP_SCALEOUT:-}" ]; then
   echo "==> test run 2: scale-out configuration (PostgreSQL, Redis, S3 on loopback)"
+  # Private services for this run (own state dir, free loopback ports): a concurrent run or a developer's
+  # `scripts/services.sh stop` elsewhere cannot pull them away mid-run.
+  OPENLIPSYNC_SERVICES_DIR=$(mktemp -d /tmp/openlipsync-test-services.XXXXXX)
+  read -r OPENLIPSYNC_PG_PORT OPENLIPSYNC_REDIS_PORT OPENLIPSYNC_S3_PORT < <(.venv/bin/python -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+  export OPENLIPSYNC_SERVICES_DIR OPENLIPSYNC_PG_PORT OPENLIPSYNC_REDIS_PORT OPENLIPSYNC_S3_PORT
   trap 'scripts/services.sh stop || true' EXIT
   if exports=$(scripts/services.sh start); then
     eval "$exports"
