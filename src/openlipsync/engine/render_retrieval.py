@@ -28,6 +28,27 @@ def _grow(poly: np.ndarray, margin: float) -> np.ndarray:
     return c + v * (n + margin) / np.maximum(n, 1e-6)
 
 
+def _refine_shift(base: np.ndarray, patch: np.ndarray, ring: np.ndarray, max_shift: float
+                  ) -> np.ndarray | None:
+    """Sub-pixel translation aligning the patch's skin to the current frame's on ``ring`` (ECC,
+    Evangelidis & Psarakis 2008); None when it does not converge or would move too far."""
+    ys, xs = np.nonzero(ring > 0.05)
+    if len(ys) < 50:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    grey_b = cv2.cvtColor(base[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey_p = cv2.cvtColor(patch[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mask = (ring[y0:y1, x0:x1] > 0.05).astype(np.uint8)
+    warp_m = np.eye(2, 3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 25, 1e-3)
+    try:
+        _, warp_m = cv2.findTransformECC(grey_b, grey_p, warp_m, cv2.MOTION_TRANSLATION, criteria, mask, 3)
+    except cv2.error:
+        return None
+    shift = warp_m[:, 2].astype(np.float32)
+    return shift if float(np.linalg.norm(shift)) <= max_shift else None
+
+
 @dataclass
 class RetrievalRenderer:
     """Renders library mouths onto frames. ``pro`` selects the better (slower) blending."""
@@ -73,6 +94,10 @@ class RetrievalRenderer:
         grown = blend.polygon_mask(_grow(outer, 0.16 * d), size)
         alpha = cv2.GaussianBlur(grown, (0, 0), max(1.0, 0.06 * d)) * np.clip(cover * 2 - 1, 0, 1)
         ring = np.clip(alpha - lips, 0, 1) * (alpha > 0.05)
+        if self.pro:
+            shift = _refine_shift(base, patch, ring, max_shift=0.04 * d)
+            if shift is not None:
+                patch, cover = self._patch(entry, m, region.offset + shift, size)
         if self.pro:
             patch = blend.match_colour(patch, base, ring)
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
