@@ -248,7 +248,9 @@ def test_a_wrong_key_is_reported_and_nothing_is_loaded(page: Any, studio: Studio
     page.fill("#api-key", "ols_not-a-real-key")
     page.click("#key-save")
     status = page.wait_for_selector("#key-status.bad")
-    assert "unauthorized" in status.text_content().lower()
+    assert status.text_content() == ("The API key is missing or not valid: save a key at the top of the page "
+                                     "(unauthorized)")
+    assert page.text_content("#history-list") == ""
 
 
 def _completed_job(studio: Studio, media: tuple[Path, Path]) -> str:

@@ -46,7 +46,7 @@ function authHeaders() {
 
 const STATUS_TEXT = {
   400: "The request was not accepted",
-  401: "The API key is missing or not valid",
+  401: "The API key is missing or not valid: save a key at the top of the page",
   403: "This API key may not do that",
   404: "Not found",
   409: "Conflict",
@@ -82,6 +82,8 @@ export function parseErrorBody(status, body) {
   } else if (typeof body === "string" && body.trim()) {
     message = body.trim().slice(0, 300);
   }
+  // A bare "Unauthorized" says nothing about what to do.
+  if (status === 401 && /^unauthori[sz]ed\.?$/i.test(String(message || "").trim())) message = null;
   return { message: message || STATUS_TEXT[status] || `HTTP ${status}`, code, details };
 }
 
