@@ -202,3 +202,17 @@ def test_queue_worker_runs_jobs_end_to_end(make_platform: PlatformFactory, tiny_
         thread.join(timeout=60)
     assert not thread.is_alive()
     assert all(load(p, j).attempts == 1 for j in ids)
+
+
+def test_scratch_dirs_of_killed_runs_are_cleaned(make_platform: PlatformFactory) -> None:
+    import os
+
+    p = make_platform(job_timeout_seconds=10)
+    w = Worker(p)
+    old, fresh = p.settings.data_dir / "work" / "job-dead-1", p.settings.data_dir / "work" / "job-live-2"
+    for d in (old, fresh):
+        d.mkdir(parents=True)
+        (d / "output.mp4").write_bytes(b"x")
+    os.utime(old, (0, 0))
+    assert w.clean_workdir() == 1
+    assert not old.exists() and fresh.exists()

@@ -17,6 +17,7 @@ import importlib
 import logging
 import queue as _stdlib_queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -96,8 +97,11 @@ class SqliteJobQueue:
 
     def run_worker(self, handle: Callable[[str], None], *, concurrency: int, stop: threading.Event) -> None:
         threads = _start_threads(lambda: _consume(self._get, self._ack, handle, stop), concurrency, "olsq")
-        while not stop.wait(30.0):
-            self._q.clear_acked_data(keep_latest=100, clear_ack_failed=True)
+        last_clear = time.monotonic()
+        while not stop.wait(POLL_SECONDS):
+            if time.monotonic() - last_clear > 30.0:  # keep the queue file small
+                self._q.clear_acked_data(keep_latest=100, clear_ack_failed=True)
+                last_clear = time.monotonic()
         for t in threads:
             t.join()
 

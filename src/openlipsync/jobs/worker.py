@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import socket
 import tempfile
 import threading
@@ -231,8 +232,19 @@ class Worker:
                 log.exception("maintenance pass failed")
             stop.wait(min(0.5, self.p.settings.sweep_interval_seconds))
 
+    def clean_workdir(self) -> int:
+        """Remove scratch dirs of runs killed mid-job (older than any live job can be); return how many."""
+        if not self._workdir.is_dir():
+            return 0
+        cutoff = time.time() - self.p.settings.job_timeout_seconds - _HANG_GRACE_SECONDS - 60
+        stale = [d for d in self._workdir.glob("job-*") if d.is_dir() and d.stat().st_mtime < cutoff]
+        for d in stale:
+            shutil.rmtree(d, ignore_errors=True)
+        return len(stale)
+
     def run(self, concurrency: int | None = None) -> None:
         """Consume the queue and run maintenance until ``stop_event`` is set (blocking)."""
+        self.clean_workdir()
         n = concurrency or self.p.settings.worker_concurrency
         helper = threading.Thread(target=self.maintenance, args=(self.stop_event,), name="ols-maint", daemon=True)
         helper.start()
