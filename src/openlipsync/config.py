@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str | None = None  # absolute base for links (else taken from each request)
+    public_url: str | None = None  # absolute base for links, without path_prefix (else from each request)
+    path_prefix: str = ""  # serve the APIs under e.g. "/api" (the SDK's base_url may carry a prefix)
     secret_key: str | None = None  # signs output links; generated and kept in data_dir when unset
     signed_url_ttl_seconds: int = 24 * 3600
     # With object storage that can sign its own links (S3), answer an output download with a redirect to a
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     rate_limit_max_inflight_requests: int = 32
     quota_max_active_jobs: int = 16  # PENDING + PROCESSING per tenant
     quota_max_stored_bytes: int = 20 * 1024**3  # input assets per tenant
+    rate_limit_url: str | None = None  # Redis for limits shared by all API processes (default: a redis QUEUE_URL)
     input_max_duration_seconds: float = 1800.0
     input_max_width: int = 4096
     input_max_height: int = 4096
@@ -106,6 +108,14 @@ class Settings(BaseSettings):
         if any(p < 0 for p in merged.values()):
             raise ValueError("prices must be >= 0")
         return merged
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _clean_prefix(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (not value.startswith("/") or "//" in value or "?" in value or "#" in value):
+            raise ValueError("path_prefix must look like /api")
+        return value
 
     @field_validator("secret_key")
     @classmethod
@@ -145,6 +155,11 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+    def external_base(self, request_base: str | None = None) -> str:
+        """Absolute base of every link: ``public_url`` (or the request's base) plus ``path_prefix``."""
+        base = self.public_url or request_base or f"http://{self.host}:{self.port}"
+        return base.rstrip("/") + self.path_prefix
 
     def price_per_second(self, model: str) -> float:
         return self.prices_per_second[model]

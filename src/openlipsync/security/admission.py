@@ -90,13 +90,32 @@ class TenantGuard:
             check_storage_quota(stored_bytes(self.db, principal.tenant_id), 1, self.limits.max_stored_bytes)
 
 
+def rate_limit_url(settings: Any) -> str | None:
+    """Where shared token buckets live: ``rate_limit_url``, else a Redis ``QUEUE_URL``, else nowhere."""
+    url = getattr(settings, "rate_limit_url", None) or getattr(settings, "queue_url", None) or ""
+    return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+
+def shared_limiters(settings: Any, limits: RateLimits) -> dict[str, Any]:
+    """Redis token buckets for the middleware when a Redis URL is configured (scale-out), else none."""
+    url = rate_limit_url(settings)
+    if url is None:
+        return {}
+    from openlipsync.security.ratelimit_redis import RedisRateLimiter
+
+    log.info("security: rate limits shared through Redis")
+    return {"keyed": RedisRateLimiter.from_url(url, limits.requests_per_second, limits.burst),
+            "anonymous": RedisRateLimiter.from_url(url, limits.anonymous_requests_per_second, limits.anonymous_burst,
+                                                   prefix="openlipsync:rl-anon:")}
+
+
 def install(app: Any, settings: Any) -> None:
     """Add the rate-limit middleware and the tenant guard to a FastAPI ``app``."""
     limits = RateLimits.from_settings(settings)
     upload = int(getattr(settings, "max_upload_bytes", 0) or 0)
     if upload > 0:  # a video and an audio upload plus form fields
         app.add_middleware(BodyLimitMiddleware, max_bytes=2 * upload + 16 * 1024 * 1024)
-    app.add_middleware(RateLimitMiddleware, limits=limits)  # added last = runs first
+    app.add_middleware(RateLimitMiddleware, limits=limits, **shared_limiters(settings, limits))  # runs first
     app.state.rate_limiter = TenantGuard(app.state.platform.db, limits)
     log.info("security: %g req/s (burst %d) per key, %d in flight, %d active jobs, %d bytes stored",
              limits.requests_per_second, limits.burst, limits.max_inflight_requests, limits.max_active_jobs,

@@ -10,12 +10,14 @@
   key is presented; it also throttles addresses that keep failing authentication (key guessing).
   Refusals are ``429`` with ``Retry-After`` and the body ``{message, error, statusCode, errorCode}``.
 
-State is in process memory: with several API processes each enforces its own share (documented).
+State is in process memory, or for the token buckets in Redis (``ratelimit_redis``) when configured, so
+that several API processes share one limit per key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import threading
 import time
@@ -201,18 +203,29 @@ def presented_key(headers: dict[bytes, bytes]) -> str | None:
     return None
 
 
+async def _value(result: Any) -> Any:
+    """Limiters may be sync (in memory) or async (Redis)."""
+    return await result if inspect.isawaitable(result) else result
+
+
 class RateLimitMiddleware:
-    """ASGI middleware: token bucket + in-flight limit per presented key, per address without one."""
+    """ASGI middleware: token bucket + in-flight limit per presented key, per address without one.
+
+    ``keyed`` / ``anonymous`` may be shared limiters (``RedisRateLimiter``) so several API processes enforce
+    one rate per key; by default all state is in this process.
+    """
 
     def __init__(self, app: Any, limits: RateLimits | None = None, *, clock: Clock = time.monotonic,
+                 keyed: Any = None, anonymous: Any = None,
                  limited_prefixes: tuple[str, ...] = ("/v1/", "/v2/"),
                  exempt_prefixes: tuple[str, ...] = ("/v1/health", "/v1/ready")) -> None:
         self.app = app
         self.limits = limits or RateLimits()
         self.limited, self.exempt = limited_prefixes, exempt_prefixes
         lim = self.limits
-        self.keyed = RateLimiter(lim.requests_per_second, lim.burst, clock=clock)
-        self.anonymous = RateLimiter(lim.anonymous_requests_per_second, lim.anonymous_burst, clock=clock)
+        self.keyed = keyed or RateLimiter(lim.requests_per_second, lim.burst, clock=clock)
+        self.anonymous = anonymous or RateLimiter(lim.anonymous_requests_per_second, lim.anonymous_burst,
+                                                  clock=clock)
         self.auth_failures = RateLimiter(lim.auth_failures_per_minute / 60.0, lim.auth_failures_per_minute,
                                          clock=clock)
         self.inflight = ConcurrencyLimiter(lim.max_inflight_requests)
@@ -226,7 +239,7 @@ class RateLimitMiddleware:
         key = presented_key(headers)
         client = (scope.get("client") or ("unknown", 0))[0]
         try:
-            bucket = self._admit(key, client)
+            bucket = await self._admit(key, client)
         except RateLimitedError as exc:
             await _send_429(send, exc, scope.get("path", ""))
             return
@@ -244,17 +257,19 @@ class RateLimitMiddleware:
             if status and status[0] == 401:
                 self.auth_failures.try_acquire(client)
 
-    def _admit(self, key: str | None, client: str) -> str:
+    async def _admit(self, key: str | None, client: str) -> str:
         """Charge the request; the in-flight slot key to release afterwards."""
         if self.auth_failures.enabled and self.auth_failures.available(client) < 1.0:
             raise RateLimitedError("too many failed authentications from this address",
                                    retry_after=self.auth_failures.wait_for(client), code="auth_rate_limit_exceeded")
         if key:
-            bucket = "key:" + hashlib.sha256(key.encode()).hexdigest()
-            self.keyed.hit(bucket)
+            bucket, limiter = "key:" + hashlib.sha256(key.encode()).hexdigest(), self.keyed
         else:
-            bucket = "ip:" + client
-            self.anonymous.hit(bucket)
+            bucket, limiter = "ip:" + client, self.anonymous
+        wait = await _value(limiter.try_acquire(bucket))
+        if wait > 0:
+            raise RateLimitedError(f"rate limit of {limiter.rate:g} requests/s (burst {limiter.burst:g}) exceeded; "
+                                   f"retry in {wait:.1f} s", retry_after=wait)
         if not self.inflight.acquire(bucket):
             raise RateLimitedError(f"more than {self.inflight.limit} requests in flight for this key",
                                    code="concurrency_limit_exceeded", retry_after=1)
