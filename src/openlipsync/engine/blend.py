@@ -7,10 +7,10 @@ import numpy as np
 
 
 def polygon_mask(poly: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Filled polygon as float32 {0,1} of shape ``size`` (h, w); ``poly`` in ROI pixel coordinates."""
+    """Filled, anti-aliased polygon as float32 in [0, 1] of shape ``size`` (h, w); ``poly`` in ROI pixels."""
     mask = np.zeros(size, np.uint8)
-    cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1, lineType=cv2.LINE_AA, shift=4)
-    return mask.astype(np.float32)
+    cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    return mask.astype(np.float32) * (1.0 / 255.0)
 
 
 def feather(mask: np.ndarray, sigma: float, *, inside: bool = True) -> np.ndarray:

@@ -20,6 +20,13 @@ def _curve_mask(upper: np.ndarray, thickness: np.ndarray, size: tuple[int, int])
     return blend.polygon_mask(poly, size)
 
 
+def _resample(curve: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points evenly spaced in x along a left-to-right polyline (smooth polygon edges)."""
+    order = np.argsort(curve[:, 0])
+    xs = np.linspace(curve[order[0], 0], curve[order[-1], 0], n)
+    return np.stack([xs, np.interp(xs, curve[order, 0], curve[order, 1])], axis=1)
+
+
 def lip_colour(roi: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """Mean RGB of the lips (between the outer and inner contour)."""
     size = roi.shape[:2]
@@ -56,11 +63,16 @@ def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray,
     cavity = cavity * (1 - 0.5 * tongue_w[..., None]) + tongue * 0.5 * tongue_w[..., None]
     # upper teeth: a band hanging from the upper inner lip, fading towards the corners
     bright = np.percentile(roi.reshape(-1, 3).mean(1), 97)
-    tooth = np.array([0.93, 0.91, 0.86]) * min(235.0, 0.95 * bright + 10)
-    u = (upper_inner[:, 0] - cx) / half_w
-    thick = np.minimum(0.42 * open_px, 0.11 * d) * np.clip(1 - u**2, 0, 1) ** 0.5
-    teeth = cv2.GaussianBlur(_curve_mask(upper_inner, thick, size), (0, 0), max(0.6, d * 0.006))
-    teeth *= np.clip(1.2 - np.abs(xx - cx) / half_w, 0, 1)
+    tone = min(242.0, 0.9 * bright + 28.0)
+    curve = _resample(upper_inner, 40)
+    u = (curve[:, 0] - cx) / half_w
+    thick = np.minimum(0.45 * open_px, 0.12 * d) * np.clip(1 - u**2, 0, 1) ** 0.35
+    top = curve + np.stack([np.zeros_like(thick), np.full_like(thick, 0.6)], axis=1)
+    teeth = cv2.GaussianBlur(_curve_mask(top, thick, size), (0, 0), max(0.7, d * 0.008))
+    # teeth fade into the shadow towards the corners; slightly darker at their lower edge
+    teeth *= np.clip(1.3 - (np.abs(xx - cx) / half_w) ** 2, 0, 1)
+    depth = np.clip((yy - (cy - open_px / 2)) / max(0.12 * d, 1.0), 0, 1)
+    tooth = (tone * (1.0 - 0.1 * depth))[..., None] * np.array([1.0, 0.97, 0.92])
     interior = cavity * (1 - teeth[..., None]) + tooth * teeth[..., None]
     # cover the whole gap (its blurred edge would let warped pixels show through), fade outside it
     grown = cv2.dilate(where.astype(np.float32), np.ones((3, 3), np.uint8))

@@ -154,7 +154,10 @@ class WarpRenderer:
         dst_lm = geometry.target_landmarks(lm, opening, width)
         cur_open = float(mesh.mouth_opening(lm))
         closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
-        warped, gap = layered_warp(roi, skip_interior(lm, closing), dst_lm, region)
+        # opening wider than the source: also cut away the dark seam between the source lips, which
+        # would otherwise be stretched into a dark rim around the new interior
+        trim = closing if opening <= cur_open else 0.4
+        warped, gap = layered_warp(roi, skip_interior(lm, trim), dst_lm, region)
         if closing > 0.5:
             warped = draw_seam(warped, dst_lm - region.offset, roi, lm - region.offset, closing)
         if gap.max() > 0 and opening * region.d >= 1.0:
