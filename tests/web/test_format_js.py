@@ -101,3 +101,13 @@ def test_engine_key_value_notes_read_as_words(page: Any) -> None:
                  {"frames_total": 2, "frames_edited": 2, "av_offset_frames": 0, "av_confidence": 0.5,
                   "notes": ["renderer=warp", "model=lipsync-1.9", "Mouth texture from 12 frames"]})
     assert text.endswith("Mouth texture from 12 frames. Engine: renderer warp, model lipsync-1.9.")
+
+
+def test_elapsed_time_reads_as_running_or_took(page: Any) -> None:
+    out = _call(page, "job.js",
+                "[m.elapsedText({created_at: '2026-01-01T00:00:00.000Z'}, 'processing',"
+                " Date.parse('2026-01-01T00:00:12Z')),"
+                " m.elapsedText({created_at: '2026-01-01T00:00:00.000Z', completed_at: '2026-01-01T00:02:05.000Z'},"
+                " 'completed'),"
+                " m.elapsedText({created_at: null}, 'pending')]")
+    assert out == ["· 12 s since submitted", "· took 2 min 5 s", ""]

@@ -7,6 +7,18 @@ import { $, showError, statusOf, TERMINAL } from "./ui.js";
 
 const POLL_MS = 1000;
 
+/** "12 s since submitted" while running, "took 48 s" when done (not in a live region: it ticks). */
+export function elapsedText(gen, status, now = Date.now()) {
+  const created = Date.parse(gen.created_at);
+  if (!Number.isFinite(created)) return "";
+  const done = Date.parse(gen.completed_at);
+  const end = TERMINAL.has(status) ? done : now;
+  if (!Number.isFinite(end)) return "";
+  const seconds = Math.max(0, Math.round((end - created) / 1000));
+  const span = seconds < 90 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return TERMINAL.has(status) ? `· took ${span}` : `· ${span} since submitted`;
+}
+
 export class JobView {
   constructor({ onChange } = {}) {
     this.onChange = onChange || (() => {});
@@ -121,6 +133,7 @@ export class JobView {
     $("job-meta").textContent = facts.join(" · ");
     $("job-title").textContent = status === "completed" ? "Result" : "Generation";
     this._renderProgress(gen, status);
+    $("job-elapsed").textContent = elapsedText(gen, status);
     const failed = status === "failed" || status === "canceled" || status === "rejected";
     showError($("job-error"), failed ? { message: gen.error || "The generation failed.", code: gen.error_code } : null);
     const cancel = $("job-cancel");
