@@ -37,6 +37,7 @@ RIGHT_LOWER_LID = (7, 163, 144, 145, 153, 154, 155)
 LEFT_UPPER_LID = (466, 388, 387, 386, 385, 384, 398)
 LEFT_LOWER_LID = (249, 390, 373, 374, 380, 381, 382)
 MOUTH_CORNERS = (61, 291, 78, 308)
+MIN_MOVE_PX = 0.25
 
 # Static offsets per emotion (inter-ocular units): brow lift, inner-brow lift, knit (brows together and
 # down), lip-corner lift, eye widening (fraction of the lid gap), head-motion gain.
@@ -181,7 +182,8 @@ class ExpressionRenderer:
         out = frame
         if max(abs(p.brow[k]), abs(p.inner[k]), abs(p.knit[k]), abs(p.smile[k])) > 1e-4:
             dst = expression_targets(lm, p.brow[k], p.inner[k], p.knit[k], p.smile[k])
-            out = warp_face(out, lm, dst)
+            if float(np.abs(dst - lm[:468]).max()) >= MIN_MOVE_PX:  # sub-pixel motion is not worth a warp
+                out = warp_face(out, lm, dst)
         if abs(p.blink[k]) > 1e-3:
             out = move_lids(out, lm, float(p.blink[k]))
         if np.abs(p.head[k]).max() > 1e-5:
