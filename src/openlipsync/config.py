@@ -157,9 +157,13 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
     def external_base(self, request_base: str | None = None) -> str:
-        """Absolute base of every link: ``public_url`` (or the request's base) plus ``path_prefix``."""
-        base = self.public_url or request_base or f"http://{self.host}:{self.port}"
-        return base.rstrip("/") + self.path_prefix
+        """Absolute base of every link: ``public_url`` + ``path_prefix``, else the request's own base
+        (which already carries the prefix it was called with)."""
+        if self.public_url:
+            return self.public_url.rstrip("/") + self.path_prefix
+        if request_base:
+            return request_base.rstrip("/")
+        return f"http://{self.host}:{self.port}{self.path_prefix}"
 
     def price_per_second(self, model: str) -> float:
         return self.prices_per_second[model]

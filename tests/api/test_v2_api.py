@@ -209,3 +209,23 @@ def test_asset_upload_flow(client: TestClient, key: CreatedKey, tiny_dir: Path, 
     assert client.post("/v2/assets", headers=v2_headers(other_key), json={"url": grant["url"]}).status_code == 404
     tampered = grant["uploadUrl"].replace("size=", "size=1")
     assert client.put(tampered, content=data, headers={"Content-Type": "application/octet-stream"}).status_code == 404
+
+
+def test_served_under_a_path_prefix(tmp_path: Path, media_url: str, worker: Worker) -> None:
+    """The SDK's base_url may carry a prefix (``http://host/api`` → ``/api/v2/...``); links keep it."""
+    from openlipsync.api import create_app
+    from openlipsync.jobs.tenants import create_key
+    from tests.api.support import fast_runner, make_settings
+
+    p = Platform.build(make_settings(tmp_path / "data", path_prefix="/api"), runner=fast_runner)
+    k = create_key(p.db, "prefixed")
+    with TestClient(create_app(p.settings, platform=p, studio=False)) as c:
+        g = c.post("/api/v2/generate", headers=v2_headers(k), json=_body(media_url))
+        assert g.status_code == 201, g.text
+        Worker(p).drain()
+        done = c.get(f"/api/v2/generate/{g.json()['id']}", headers=v2_headers(k)).json()
+        assert done["status"] == "COMPLETED" and "/api/v1/generations/" in done["outputUrl"]
+        assert c.get(done["outputUrl"]).status_code == 200
+        assert c.get("/api/v2/generate/nope", headers=v2_headers(k)).json()["statusCode"] == 404
+        assert c.get("/api/health").status_code == 200 and c.get("/health").status_code == 200
+    p.close()

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -71,7 +72,25 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         app.include_router(module.router)
     _mount_studio(app, studio)
     _document_bodies(app)
+    if settings.path_prefix:
+        app.add_middleware(PathPrefixMiddleware, prefix=settings.path_prefix)  # added last: runs first
     return app
+
+
+class PathPrefixMiddleware:
+    """Serve everything under ``prefix`` too (``/api/v2/...`` → ``/v2/...``), as a reverse proxy would:
+    the prefix moves to ``root_path``, so links built from the request keep it."""
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and (path == self.prefix or path.startswith(self.prefix + "/")):
+            rest = path[len(self.prefix):] or "/"
+            scope = dict(scope, path=rest, raw_path=rest.encode(),
+                         root_path=scope.get("root_path", "") + self.prefix)
+        await self.app(scope, receive, send)
 
 
 def _document_bodies(app: FastAPI) -> None:

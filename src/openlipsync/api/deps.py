@@ -27,7 +27,8 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The external base of links for this request (public URL or host, plus the path prefix)."""
+    return get_platform(request).settings.external_base(str(request.base_url))
 
 
 def get_links(request: Request) -> Links:

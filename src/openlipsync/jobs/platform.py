@@ -67,7 +67,8 @@ class Platform:
                    queue=queue or open_queue(settings.resolved_queue_url()), runner=runner or _runner(settings))
 
     def links(self, base_url: str) -> Links:
-        return Links((self.settings.public_url or base_url).rstrip("/"), self.signer)
+        """Link builder for an external base (``Settings.external_base``)."""
+        return Links(base_url.rstrip("/"), self.signer)
 
     def close(self) -> None:
         close = getattr(self.queue, "close", None)

@@ -89,7 +89,8 @@ class WebhookSender:
         return tenant.webhook_secret if tenant else (self.settings.webhook_secret or "")
 
     def _base(self, job_base: str | None) -> str:
-        return (self.settings.public_url or job_base or f"http://{self.settings.host}:{self.settings.port}").rstrip("/")
+        # the base recorded when the job was created already carries the prefix
+        return self.settings.external_base() if self.settings.public_url or not job_base else job_base.rstrip("/")
 
     def _deliver_job(self, job_id: str) -> None:
         with self.db.session() as s:

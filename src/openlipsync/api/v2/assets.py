@@ -64,7 +64,7 @@ async def create_upload(body: UploadRequest, request: Request, platform: Platfor
     asset_id, name = str(uuid.uuid4()), safe_name(body.fileName)
     grant = f"{principal.tenant_id}/{name}/{body.size}"
     query = urlencode({"tenant": principal.tenant_id, "name": name, "size": body.size})
-    base = (platform.settings.public_url or base_url(request)).rstrip("/")
+    base = base_url(request)
     signed = platform.signer.query("upload", asset_id, grant)
     return {"uploadUrl": f"{base}/v2/assets/uploads/{asset_id}?{query}&{signed}",
             "url": f"{base}/v2/assets/{asset_id}", "assetId": asset_id,

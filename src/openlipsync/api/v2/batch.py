@@ -90,7 +90,7 @@ def _submit(platform: Platform, tenant_id: str, lines: list[dict[str, Any]], web
 
 def _results_url(platform: Platform, base: str, batch: Batch) -> str:
     q = platform.signer.query("batch", batch.id, batch.tenant_id)
-    return f"{(platform.settings.public_url or base).rstrip('/')}/v2/batch/{batch.id}/results.jsonl?{q}"
+    return f"{base}/v2/batch/{batch.id}/results.jsonl?{q}"
 
 
 def _get(platform: Platform, tenant_id: str, batch_id: str) -> Batch:
@@ -156,7 +156,7 @@ async def batch_results(batch_id: str, request: Request, platform: PlatformDep, 
             if batch is None or not platform.signer.verify("batch", batch.id, batch.tenant_id, expires, sig):
                 raise BatchNotFound(f"batch {batch_id} not found")
             jobs = list(s.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.created_at)))
-        links = Links((platform.settings.public_url or base_url(request)).rstrip("/"), platform.signer)
+        links = Links(base_url(request), platform.signer)
         rows = []
         for job in jobs:
             g = v2_generation(job, links)
