@@ -53,3 +53,20 @@ def test_migrations_are_packaged_with_the_code() -> None:
 
     assert (MIGRATIONS / "env.py").is_file()
     assert any(MIGRATIONS.glob("versions/*.py"))
+
+
+def test_upgrading_an_older_schema_keeps_its_rows(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")  # a fresh file: revision-by-revision on purpose
+    upgrade(db.engine, "0001")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, name, webhook_secret, created_at) "
+                          "VALUES ('t1', 'old', 'whsec_x', '2025-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO batches (id, tenant_id, total, webhook_state, created_at) "
+                          "VALUES ('b1', 't1', 2, 'waiting', '2025-01-01 00:00:00')"))
+    upgrade(db.engine)
+    with db.engine.connect() as conn:
+        row = conn.execute(text("SELECT total, webhook_attempts, webhook_next_at FROM batches")).one()
+    assert tuple(row) == (2, 0, None)
+    db.dispose()

@@ -96,7 +96,7 @@ def test_batch_webhook_is_sent_once_when_every_job_finished(platform: Platform, 
 
     from openlipsync.api import create_app
 
-    r = WebhookReceiver()
+    r = WebhookReceiver(statuses=[502])  # the first delivery fails and is retried
     try:
         line = {"endpoint": "/v2/generate", "payload": {"model": "lipsync-2", "input": [
             {"type": "video", "url": f"{media_url}/face.mp4"}, {"type": "audio", "url": f"{media_url}/tone.wav"}]}}
@@ -110,7 +110,14 @@ def test_batch_webhook_is_sent_once_when_every_job_finished(platform: Platform, 
         w.drain()
         w.webhooks.deliver_due()
         assert len(r.requests) == 1
-        headers, body = r.requests[0]
+        wait_until(lambda: (w.webhooks.deliver_due(), len(r.requests) >= 2)[1], timeout=30)
+        w.webhooks.deliver_due()
+        assert len(r.requests) == 2  # delivered once it succeeded, never again
+        with platform.db.session() as s:
+            tries = [(d.attempt, d.status_code) for d in s.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.batch_id == batch["id"]).order_by(WebhookDelivery.id))]
+        assert tries == [(1, 502), (2, 200)]
+        headers, body = r.requests[1]
         assert verify_sync_signature(key.webhook_secret, headers["sync-signature"], body)
         payload = json.loads(body)
         assert payload["id"] == batch["id"] and payload["status"] == "COMPLETED"

@@ -107,7 +107,10 @@ class Batch(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     webhook_url: Mapped[str | None] = mapped_column(Text, default=None)
     total: Mapped[int] = mapped_column(Integer, default=0)
-    webhook_state: Mapped[str] = mapped_column(String(16), default="none")  # none|pending|delivered|failed
+    # none | waiting (for its jobs) | sending | delivered | failed
+    webhook_state: Mapped[str] = mapped_column(String(16), default="none")
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_next_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -129,23 +129,35 @@ class WebhookSender:
         return ok
 
     def _deliver_batches(self) -> int:
-        """Batches whose jobs are all finished get one webhook with the batch object."""
+        """Batches whose jobs are all finished get a webhook with the batch object (retried like jobs')."""
+        now = utcnow()
         with self.db.session() as s:
-            batches = list(s.scalars(select(Batch).where(Batch.webhook_state == "waiting").limit(20)))
+            batches = list(s.scalars(select(Batch).where(
+                Batch.webhook_state.in_(("waiting", "sending")),
+                (Batch.webhook_next_at.is_(None)) | (Batch.webhook_next_at <= now)).limit(20)))
         sent = 0
         for batch in batches:
             payload = batch_view(self.db, batch, None)
             if payload["status"] not in ("COMPLETED", "FAILED") or not batch.webhook_url:
                 continue
-            with self.db.session() as s:
-                res = s.execute(update(Batch).where(Batch.id == batch.id, Batch.webhook_state == "waiting")
-                                .values(webhook_state="sending").execution_options(synchronize_session=False))
+            hold = now + timedelta(seconds=self.settings.webhook_timeout_seconds * 3)
+            with self.db.session() as s:  # optimistic lock, as for jobs
+                same_due = (Batch.webhook_next_at.is_(None) if batch.webhook_next_at is None
+                            else Batch.webhook_next_at == batch.webhook_next_at)
+                res = s.execute(update(Batch).where(Batch.id == batch.id, same_due,
+                                                    Batch.webhook_state.in_(("waiting", "sending")))
+                                .values(webhook_state="sending", webhook_next_at=hold)
+                                .execution_options(synchronize_session=False))
                 if rowcount(res) != 1:
                     continue
-            ok = self._post(batch.webhook_url, payload, self._secret(batch.tenant_id), 1, batch_id=batch.id)
+            attempts = batch.webhook_attempts + 1
+            ok = self._post(batch.webhook_url, payload, self._secret(batch.tenant_id), attempts, batch_id=batch.id)
+            state = "delivered" if ok else ("failed" if attempts >= self.settings.webhook_max_attempts else "sending")
+            delay = self.settings.webhook_backoff_seconds * (2 ** (attempts - 1))
             with self.db.session() as s:
                 s.execute(update(Batch).where(Batch.id == batch.id).values(
-                    webhook_state="delivered" if ok else "failed").execution_options(synchronize_session=False))
+                    webhook_state=state, webhook_attempts=attempts,
+                    webhook_next_at=utcnow() + timedelta(seconds=delay)).execution_options(synchronize_session=False))
             sent += 1
         return sent
 
