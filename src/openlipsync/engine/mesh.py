@@ -81,20 +81,19 @@ def head_pose(lm: np.ndarray) -> np.ndarray:
     """Pose proxy (yaw, pitch, roll), shape (..., 3), roughly in radians-like units; 0 = frontal.
 
     yaw: asymmetry of the nose tip between the outer eye corners;
-    pitch: nose-tip height between eye line and mouth, relative to a frontal face (~0.5);
+    pitch: nose length (bridge to tip) over inter-ocular distance, minus a typical frontal value;
     roll: angle of the eye line.
     """
     across, down = face_axes(lm)
     r, left = eye_centres(lm)
-    eye_mid = (r + left) / 2
     # yaw: asymmetry of the nose tip between the outer eye corners (0 frontal, ±1 full profile)
     d_r = ((lm[..., NOSE_TIP, :] - lm[..., 33, :]) * across).sum(-1)
     d_l = ((lm[..., 263, :] - lm[..., NOSE_TIP, :]) * across).sum(-1)
     yaw = (d_r - d_l) / np.maximum(np.abs(d_r) + np.abs(d_l), 1e-6)
-    mouth_mid = (lm[..., 13, :] + lm[..., 14, :]) / 2
-    v_nose = ((lm[..., NOSE_TIP, :] - eye_mid) * down).sum(-1)
-    v_mouth = ((mouth_mid - eye_mid) * down).sum(-1)
-    pitch = v_nose / np.maximum(v_mouth, 1e-6) - 0.55
+    # pitch from the nose only (the mouth moves with speech): foreshortened nose length over d
+    d = np.maximum(np.linalg.norm(left - r, axis=-1), 1e-6)
+    v_nose = ((lm[..., NOSE_TIP, :] - lm[..., 168, :]) * down).sum(-1)
+    pitch = v_nose / d - 0.75
     roll = np.arctan2(across[..., 1], across[..., 0])
     return np.stack([yaw, pitch, roll], axis=-1).astype(np.float32)
 
