@@ -284,6 +284,14 @@ def evaluate_clip(path: Path, landmarker: DlibLandmarker, config: EvalConfig) ->
     return rows, sheets
 
 
+SYNTHETIC_PREFIX = "synthetic_"
+
+
+def is_synthetic(row: RunRow) -> bool:
+    """Rows of the generated clip, whose "real" mouth is itself synthetic (see evaluation/synthetic.py)."""
+    return row.clip.startswith(SYNTHETIC_PREFIX)
+
+
 def summarize(rows: list[RunRow]) -> list[RunRow]:
     """One median row per system over all clips and directions (|AV offset| is the median of magnitudes)."""
     from openlipsync.evaluation.metrics import nanmedian
@@ -306,10 +314,15 @@ def summarize(rows: list[RunRow]) -> list[RunRow]:
             silence_pct=med("silence_pct"), psnr_outside=_opt(med("psnr_outside")),
             psnr_worst_frame=_opt(med("psnr_worst_frame")), seam=_opt(med("seam")),
             frames=sum(r.frames for r in mine), frames_expected=sum(r.frames_expected for r in mine),
-            frames_edited=sum(r.frames_edited or 0 for r in mine),
-            frames_changed=sum(r.frames_changed or 0 for r in mine), face_fraction=med("face_fraction"),
+            frames_edited=_total([r.frames_edited for r in mine]),
+            frames_changed=_total([r.frames_changed for r in mine]), face_fraction=med("face_fraction"),
             wall_seconds=_opt(med("wall_seconds"))))
     return out
+
+
+def _total(values: list[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _opt(value: float) -> float | None:
