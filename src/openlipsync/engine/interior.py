@@ -45,6 +45,22 @@ def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray,
     """
     if open_px < 1.0 or float(where.max()) <= 0:
         return roi
+    # work on the box around the mouth only
+    h, w = roi.shape[:2]
+    pad = 3 + int(0.02 * d)
+    x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + pad + 1, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return roi
+    off = np.array([x0, y0], np.float32)
+    out = roi.copy()
+    out[y0:y1, x0:x1] = _paint(roi[y0:y1, x0:x1], inner - off, upper_inner - off, open_px, d, lips,
+                               where[y0:y1, x0:x1], float(np.percentile(roi.reshape(-1, 3).mean(1), 97)))
+    return out
+
+
+def _paint(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray, open_px: float, d: float,
+           lips: np.ndarray, where: np.ndarray, bright: float) -> np.ndarray:
     size = roi.shape[:2]
     hole = blend.polygon_mask(inner, size)
     if hole.sum() < 3:
@@ -62,7 +78,6 @@ def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray,
     tongue = lips[None, None, :] * np.array([0.55, 0.32, 0.32])
     cavity = cavity * (1 - 0.5 * tongue_w[..., None]) + tongue * 0.5 * tongue_w[..., None]
     # upper teeth: a band hanging from the upper inner lip, fading towards the corners
-    bright = np.percentile(roi.reshape(-1, 3).mean(1), 97)
     tone = min(242.0, 0.9 * bright + 28.0)
     curve = _resample(upper_inner, 40)
     u = (curve[:, 0] - cx) / half_w

@@ -58,7 +58,9 @@ def region_maps(size: tuple[int, int], lm: np.ndarray, dst_lm: np.ndarray, regio
     keep = blend_inside(region, dst)
     ctrl_dst = np.concatenate([dst[keep], region.poly])
     ctrl_src = np.concatenate([src[keep], region.poly])
-    return warp.backward_maps(ctrl_dst, ctrl_src, size)
+    # grid step grows with the face: the displacement field is smooth at the scale of the mesh
+    step = int(np.clip(region.d / 20.0, 4, 10))
+    return warp.backward_maps(ctrl_dst, ctrl_src, size, step=step)
 
 
 def _extend(curve: np.ndarray, w: int, h: int, across: np.ndarray, below: bool) -> np.ndarray:
