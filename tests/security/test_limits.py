@@ -97,3 +97,19 @@ def test_declared_image_size_matches_the_encoder(ext: str) -> None:
 
     ok, buf = cv2.imencode(ext, np.zeros((37, 91, 3), np.uint8))
     assert ok and declared_image_size(buf.tobytes()) == (91, 37)
+
+
+def test_xmp_metadata_in_an_image_is_not_a_polyglot(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    from tests.security.corpus import _png
+
+    xmp = (b'<?xml version="1.0"?><?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+           b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><svg xmlns="http://www.w3.org/2000/svg"/>'
+           b'</rdf:RDF></x:xmpmeta>')
+    data = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp
+    chunk = struct.pack(">I", len(data)) + b"iTXt" + data + struct.pack(">I", zlib.crc32(b"iTXt" + data))
+    path = tmp_path / "xmp.png"
+    path.write_bytes(_png(64, 64, chunk))
+    assert inspect_visual(path).width == 64
