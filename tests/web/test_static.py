@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -62,3 +63,28 @@ def test_api_routes_are_not_shadowed_by_the_studio() -> None:
     assert client.get("/v1/ping").json() == {"pong": "yes"}
     assert client.get("/studio", follow_redirects=False).status_code in (301, 302, 307)
     assert client.get("/studio/no-such-file.js").status_code == 404
+
+
+def test_assets_revalidate_and_cannot_escape_the_static_folder() -> None:
+    client = _client()
+    first = client.get("/studio/js/main.js")
+    assert first.headers["cache-control"] == "no-cache" and first.headers.get("etag")
+    again = client.get("/studio/js/main.js", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    for sneaky in ("/studio/..%2F__init__.py", "/studio/%2e%2e/__init__.py", "/studio/js"):
+        assert client.get(sneaky).status_code == 404, sneaky
+
+
+def test_the_studio_works_under_the_apps_path_prefix(tmp_path: Path) -> None:
+    """Behind a reverse proxy at /api the page and its assets load from /api/... as well."""
+    from openlipsync.api import create_app
+    from openlipsync.config import Settings
+
+    settings = Settings(data_dir=tmp_path, secret_key="p" * 32, path_prefix="/api",
+                        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", queue_url=f"sqlite:///{tmp_path / 'q'}",
+                        storage_url=f"file://{tmp_path / 'files'}")
+    client = TestClient(create_app(settings))
+    page = client.get("/api/")
+    assert page.status_code == 200 and "openlipsync studio" in page.text
+    for ref in re.findall(r'(?:src|href)="(studio/[^"]+)"', page.text):
+        assert client.get("/api/" + ref).status_code == 200, ref

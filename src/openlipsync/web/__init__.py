@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
@@ -27,10 +27,13 @@ def mount_studio(app: FastAPI, path: str = "/") -> None:
     """Serve the studio page at ``path`` and its assets under ``<path>studio/``.
 
     Call after the API routers are included: only ``path`` itself and the ``studio/`` prefix are
-    claimed, so no API route can be shadowed.
+    claimed, so no API route can be shadowed. Assets are served by a plain route rather than a
+    ``Mount``: a route matches the same way however a path prefix in front of the app sets
+    ``root_path``.
     """
     base = path if path.endswith("/") else path + "/"
     index = STATIC_DIR / "index.html"
+    files = StaticFiles(directory=STATIC_DIR)  # path checks (no traversal), ETag and 304 handling
 
     def studio_index() -> FileResponse:
         return FileResponse(index, media_type="text/html",
@@ -39,6 +42,12 @@ def mount_studio(app: FastAPI, path: str = "/") -> None:
     def studio_redirect() -> RedirectResponse:
         return RedirectResponse(base)
 
+    async def studio_asset(request: Request, asset: str) -> Response:
+        response = await files.get_response(asset, request.scope)
+        response.headers["Cache-Control"] = "no-cache"  # revalidate (ETag) so an upgrade shows at once
+        return response
+
     app.add_api_route(base, studio_index, methods=["GET"], include_in_schema=False)
     app.add_api_route(base + "studio", studio_redirect, methods=["GET"], include_in_schema=False)
-    app.mount(base + "studio", StaticFiles(directory=STATIC_DIR), name="studio")
+    app.add_api_route(base + "studio/{asset:path}", studio_asset, methods=["GET", "HEAD"],
+                      include_in_schema=False)
