@@ -113,3 +113,16 @@ def test_xmp_metadata_in_an_image_is_not_a_polyglot(tmp_path: Path) -> None:
     path = tmp_path / "xmp.png"
     path.write_bytes(_png(64, 64, chunk))
     assert inspect_visual(path).width == 64
+
+
+@pytest.mark.parametrize("fmt,has_video,codec,expected", [
+    ("mov,mp4,m4a,3gp,3g2,mj2", True, "h264", "video/mp4"), ("mov,mp4,m4a,3gp,3g2,mj2", False, None, "audio/mp4"),
+    ("matroska,webm", True, "vp8", "video/x-matroska"), ("wav", False, None, "audio/wav"),
+    ("png_pipe", True, "png", "image/png"), ("image2", True, "mjpeg", "image/jpeg"),
+    ("image2", True, "something", "application/octet-stream"), ("html", False, None, "application/octet-stream"),
+])
+def test_content_type_comes_from_the_probed_format(fmt: str, has_video: bool, codec: str | None,
+                                                   expected: str) -> None:
+    from openlipsync.security.limits import content_type_for
+
+    assert content_type_for(fmt, has_video=has_video, codec=codec) == expected

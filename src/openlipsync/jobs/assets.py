@@ -66,7 +66,8 @@ class AssetStore:
         asset_id = asset_id or new_id()
         name = safe_name(name)
         key = tenant_key(tenant_id, "assets", asset_id, name)
-        ctype = content_type_for(facts["format_name"], has_video=facts["has_video"])  # not from the name
+        ctype = content_type_for(facts["format_name"], has_video=facts["has_video"],  # never from the name
+                                 codec=facts.get("video_codec"))
         self.storage.put_file(key, path, ctype)
         asset = Asset(id=asset_id, tenant_id=tenant_id, name=name, storage_key=key, content_type=ctype,
                       size=size, format=(Path(name).suffix.lstrip(".") or facts["format_name"].split(",")[0]),
