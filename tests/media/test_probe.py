@@ -41,3 +41,10 @@ def test_empty_file_is_unreadable(tmp_path: Path) -> None:
 def test_random_bytes_are_unreadable(corrupt_video: Path) -> None:
     with pytest.raises(UnreadableMediaError):
         probe(corrupt_video)
+
+
+def test_unreadable_error_does_not_reveal_server_paths(corrupt_video: Path) -> None:
+    with pytest.raises(UnreadableMediaError) as err:
+        probe(corrupt_video)
+    assert str(corrupt_video.parent) not in str(err.value)
+    assert corrupt_video.name in str(err.value)

@@ -84,7 +84,9 @@ def _ffprobe(path: Path) -> dict:
         raise UnreadableMediaError(f"{path.name}: probing timed out") from exc
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["not a media file"]
-        raise UnreadableMediaError(f"{path.name}: cannot read media ({detail[0]})")
+        # ffprobe names the file by its full path; never show server paths to the caller.
+        reason = detail[0].replace(str(path), path.name).split(": ", 1)[-1]
+        raise UnreadableMediaError(f"{path.name}: cannot read media ({reason})")
     try:
         return json.loads(proc.stdout or b"{}")
     except json.JSONDecodeError as exc:
