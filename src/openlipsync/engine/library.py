@@ -55,7 +55,8 @@ def _make_canon(lm: np.ndarray) -> Canon:
 
 
 def teeth_score(crop: np.ndarray, inner: np.ndarray, d: float) -> float:
-    """Visible teeth area (bright, low-chroma pixels inside the inner lips) / d²."""
+    """Visible teeth: bright, low-chroma pixels inside the inner lips, as area / (0.02·d²), so that
+    ~1 means a clearly visible row of teeth."""
     hole = blend.polygon_mask(inner, crop.shape[:2]) > 0.5
     if hole.sum() < 3:
         return 0.0
@@ -63,7 +64,7 @@ def teeth_score(crop: np.ndarray, inner: np.ndarray, d: float) -> float:
     light, chroma = lab[..., 0], np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
     skin_l = float(np.median(light))
     teeth = hole & (light > skin_l + 12) & (chroma < 22)
-    return float(teeth.sum()) / (d * d)
+    return float(teeth.sum()) / (0.02 * d * d)
 
 
 @dataclass

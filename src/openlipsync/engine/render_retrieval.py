@@ -70,6 +70,23 @@ class RetrievalRenderer:
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         return patch, cover
 
+    def _cross_fade(self, patch: np.ndarray, entry: int, t: int, m: np.ndarray, offset: np.ndarray,
+                    size: tuple[int, int], base: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        """Soften a jump between non-consecutive library frames: mix in half of the previous pick on the
+        first frame after the jump, but only between similar shapes (otherwise the teeth would double)."""
+        if self._prev is None or self._prev[0] != t - 1:
+            return patch
+        prev = self._prev[1]
+        lib = self.library
+        if prev == entry or lib.src[entry] == lib.src[prev] + 1:
+            return patch
+        if abs(float(lib.opening[entry] - lib.opening[prev])) > 0.03 or abs(
+                float(lib.teeth[entry] - lib.teeth[prev])) > 0.25:
+            return patch
+        old, _ = self._patch(prev, m, offset, size)
+        old = blend.match_colour(old, base, ring)
+        return cv2.addWeighted(patch, 0.5, old, 0.5, 0.0)
+
     def render(self, frame: np.ndarray, lm: np.ndarray, pose: np.ndarray, entry: int, t: int
                ) -> tuple[np.ndarray, float]:
         """A copy of ``frame`` showing library mouth ``entry``; also returns the rendered opening."""
@@ -103,6 +120,7 @@ class RetrievalRenderer:
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
         else:
             patch = blend.match_colour(patch, base, ring)
+        patch = self._cross_fade(patch, entry, t, m, region.offset, size, base, ring)
         t1 = time.perf_counter()
         blend_fn = blend.laplacian_blend if self.pro else blend.alpha_blend
         mouth = blend_fn(base, patch, alpha)

@@ -40,7 +40,7 @@ def _join(lib: MouthLibrary, prev: np.ndarray, cur: np.ndarray, speech: bool) ->
     sp, sc = lib.src[prev][:, None], lib.src[cur][None, :]
     cost = np.full((len(prev), len(cur)), JUMP_COST, np.float32)
     cost += 0.3 * ((lib.opening[prev][:, None] - lib.opening[cur][None, :]) / SIGMA_OPEN) ** 2
-    cost += 4.0 * np.abs(lib.teeth[prev][:, None] - lib.teeth[cur][None, :])
+    cost += 1.5 * np.abs(lib.teeth[prev][:, None] - lib.teeth[cur][None, :])
     cost[sc == sp + 1] = 0.0
     cost[prev[:, None] == cur[None, :]] = HOLD_COST_SPEECH if speech else 0.0
     return cost
