@@ -275,6 +275,8 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                 weight = 1.0 if inputs.edit_weight is None else float(inputs.edit_weight[i])
                 if weight <= 0.0:
                     reasons[i] = "outside_segments"
+                elif picks is not None and picks[i] < 0:
+                    reasons[i] = str(track.reason[s]) or "no_mouth_match"
                 elif track.valid[s]:
                     lm = track.landmarks[s]
                     if picks is not None and isinstance(renderer, RetrievalRenderer):
