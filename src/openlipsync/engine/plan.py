@@ -22,6 +22,12 @@ from openlipsync.engine.types import Calibration, MouthPlan
 
 log = logging.getLogger("openlipsync.engine.plan")
 
+LEAD_S = 0.05  # generic anticipation: lips lead the sound by ~40–100 ms
+WIDTH_EXTRA_LEAD_S = 0.04  # rounding is anticipated earlier still (coarticulation of o/u/w)
+# A p/b/m closure is not anticipated: the acoustic closure (stop gap, nasal murmur) exists because
+# the lips are shut at that very moment, so the recognised bilabial segment is already lip time.
+CLOSURE_LEAD_S = 0.0
+
 
 def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
                calibration: Calibration | None = None, temperature: float = 0.5,
@@ -31,7 +37,8 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
     ``audio`` is mono float32 at ``sr`` Hz; frames past its end are silence, audio past the last frame
     is ignored. ``calibration`` (the input video's own speech and measured mouth) personalises timing
     and scale; ``temperature`` 0..1 scales the excursions around the rest shape (0.5 = natural).
-    ``phones=False`` skips pocketsphinx (≈10–20 % of real time on 2 cores) for the fastest tier.
+    ``phones=False`` skips pocketsphinx (its cost: ≈5 % of the audio duration in CPU time) for the
+    fastest tier (no bilabial closures are marked then).
     """
     n = int(n_frames)
     if n <= 0 or not fps > 0:
@@ -47,12 +54,12 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
     if person is None:
         opening = generic * TYPICAL_OPEN
         width = REST_WIDTH + width_offset
-        rest_width, lead_s = REST_WIDTH, 0.06
+        rest_width, lead_s = REST_WIDTH, LEAD_S
     else:
         rng = person.range
         opening = generic * rng.open_p95
         width = rng.rest_width + width_offset * np.clip(rng.width_spread / 0.15, 0.3, 2.0)
-        rest_width, lead_s = rng.rest_width, 0.06
+        rest_width, lead_s = rng.rest_width, LEAD_S
         trust = person.trust()
         if trust > 0 and person.opening is not None and person.width is not None:
             x = person.design_for(an.design(), fps)
@@ -63,12 +70,13 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
             opening = trust * own_open + (1 - trust) * opening
             wt = trust * float(np.clip((person.width_r - 0.05) / 0.35, 0.0, 1.0))
             width = wt * own_width + (1 - wt) * width
-            lead_s *= 1 - trust  # the person model learned its own timing through its context windows
+            lead_s *= 1 - trust  # the person model carries its own timing (context windows + fitted lag)
         log.debug("plan: calibration trust %.2f (r_cv %.2f, %.1f s speech)", trust, person.opening_r,
                   person.speech_seconds)
     closure = an.phones.closure if an.phones is not None else np.zeros(n, np.float32)
     return shape_trajectory(opening, width, an.speech, closure, fps=float(fps), rest_width=rest_width,
-                            lead_s=lead_s, temperature=temperature)
+                            lead_s=lead_s, temperature=temperature, closure_lead_s=CLOSURE_LEAD_S,
+                            width_lead_s=WIDTH_EXTRA_LEAD_S if person is None else 0.0)
 
 
 def _fit(calibration: Calibration | None, phones: bool) -> PersonModel | None:

@@ -46,23 +46,30 @@ def _envelope(speech: np.ndarray, fps: float) -> np.ndarray:
 
 
 def shape_trajectory(opening: np.ndarray, width: np.ndarray, speech: np.ndarray, closure: np.ndarray, *,
-                     fps: float, rest_width: float, lead_s: float, temperature: float) -> MouthPlan:
-    """Turn per-frame targets into the final plan (all arrays (n,), opening in inter-ocular units)."""
-    n = speech.size
+                     fps: float, rest_width: float, lead_s: float, temperature: float,
+                     closure_lead_s: float | None = None, width_lead_s: float = 0.0) -> MouthPlan:
+    """Turn per-frame targets into the final plan (all arrays (n,), opening in inter-ocular units).
+
+    ``lead_s`` moves opening/width earlier (lips lead the sound); closures (timed on the audio)
+    move by ``closure_lead_s`` (default ``lead_s``) and width by an extra ``width_lead_s``
+    (lip rounding is anticipated further ahead than jaw opening).
+    """
     lead = lead_s * fps
+    clo_lead = (lead_s if closure_lead_s is None else closure_lead_s) * fps
     speech = speech.astype(bool)
     opening = np.where(speech, np.maximum(opening, 0.0), 0.0)
     opening = _lead(opening, lead)
-    width = _lead(np.where(speech, width, rest_width), lead)
+    width = _lead(np.where(speech, width, rest_width), lead + width_lead_s * fps)
     sigma = SMOOTH_S * fps
     if sigma > 0.2:
         opening = gaussian_filter1d(opening, sigma, mode="nearest")
-        width = gaussian_filter1d(width, sigma, mode="nearest")
+        width = gaussian_filter1d(width, 1.5 * sigma, mode="nearest")
     # bilabial closures are applied after smoothing so they stay crisp; a touch of spread keeps
     # the approach to the closure from being a one-frame snap
-    clo = np.clip(_lead(np.asarray(closure, np.float64), lead), 0, 1) * speech
+    clo = np.clip(_lead(np.asarray(closure, np.float64), clo_lead), 0, 1) * speech
     clo = np.clip(clo * 1.5, 0, 1)
-    clo = np.maximum(clo, 0.5 * np.maximum(np.roll(clo, 1), np.roll(clo, -1)))
+    neighbours = np.maximum(np.r_[0.0, clo[:-1]], np.r_[clo[1:], 0.0])
+    clo = np.maximum(clo, 0.5 * neighbours)
     opening = opening * (1.0 - clo)
     env = _envelope(speech, fps)
     opening = opening * env
@@ -73,4 +80,4 @@ def shape_trajectory(opening: np.ndarray, width: np.ndarray, speech: np.ndarray,
     opening[env <= 0] = 0.0
     width[env <= 0] = rest_width
     return MouthPlan(float(fps), opening.astype(np.float32), width.astype(np.float32),
-                     speech.copy(), clo.astype(np.float32)[:n])
+                     speech.copy(), clo.astype(np.float32))
