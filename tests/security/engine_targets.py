@@ -54,3 +54,8 @@ def no_face(*args: Any, progress: Any, **kw: Any) -> None:
 
 def bug(*args: Any, progress: Any, **kw: Any) -> None:
     raise KeyError("oops")
+
+
+def hang_and_tell(video: Any, audio: Any, output: Any, options: Any = None, *, progress: Any, **kw: Any) -> None:
+    Path(output).write_text(str(os.getpid()))  # the test reads the engine's pid here
+    time.sleep(3600)

@@ -78,3 +78,43 @@ def test_engine_errors_keep_their_class_and_code(name: str, error: type, code: s
     with pytest.raises(error) as err:
         _runner(name)("v", "a", tmp_path / "o", None)
     assert type(err.value) is error and err.value.code == code
+
+
+def test_killing_the_worker_leaves_no_orphaned_engine_run(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    pidfile = tmp_path / "engine.pid"
+    code = ("from openlipsync.security.isolation import IsolatedRunner\n"
+            "IsolatedRunner(target='tests.security.engine_targets:hang_and_tell', time_limit_seconds=300)"
+            f"('v', 'a', {str(pidfile)!r}, None)\n")
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 40
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        engine = int(pidfile.read_text())
+        os.kill(engine, 0)  # it runs
+        worker.send_signal(signal.SIGKILL)  # the worker dies without cleaning up
+        worker.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if not _running(engine):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(engine, signal.SIGKILL)
+            pytest.fail("the engine process outlived its worker")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a dead child of PID 1 may stay a zombie where nothing reaps it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

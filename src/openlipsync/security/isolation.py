@@ -10,6 +10,7 @@ becomes an ``EngineError`` of that job only; the worker process lives on.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import multiprocessing
@@ -45,8 +46,34 @@ def _limit_memory(limit_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent (the fork server, which exits with the worker) dies, so a
+    killed worker leaves no orphaned engine run behind."""
+    # A forkserver child inherits the server's "alive" pipe, which keeps the server running as long as any
+    # child lives; the engine never starts processes of its own, so it lets go of it.
+    try:
+        from multiprocessing import forkserver
+
+        server = forkserver._forkserver  # type: ignore[attr-defined]
+        fd = getattr(server, "_forkserver_alive_fd", None)
+        if fd is not None:
+            os.close(fd)
+            server._forkserver_alive_fd = None
+    except (ImportError, AttributeError, OSError):
+        pass
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
 def _child(conn: Connection, target: str, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int) -> None:
     """Entry point of the engine process."""
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     try:
         _limit_memory(limit)
