@@ -70,3 +70,27 @@ def test_upgrading_an_older_schema_keeps_its_rows(tmp_path: Path) -> None:
         row = conn.execute(text("SELECT total, webhook_attempts, webhook_next_at FROM batches")).one()
     assert tuple(row) == (2, 0, None)
     db.dispose()
+
+
+def test_concurrent_first_starts_all_succeed(tmp_path: Path) -> None:
+    """serve + workers starting together on an empty database: every process's migration succeeds."""
+    import subprocess
+    import sys
+
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'race.db'}"
+    code = ("import sys; from openlipsync.db import Database, upgrade; "
+            "db = Database(sys.argv[1]); upgrade(db.engine); print('ok')")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err.decode()[-500:] for _out, err in results]
+    db = Database(url)
+    with db.engine.connect() as conn:
+        from alembic.script import ScriptDirectory
+        from sqlalchemy import text
+
+        from openlipsync.db.migrate import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+    db.dispose()
