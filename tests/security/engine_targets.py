@@ -59,3 +59,8 @@ def bug(*args: Any, progress: Any, **kw: Any) -> None:
 def hang_and_tell(video: Any, audio: Any, output: Any, options: Any = None, *, progress: Any, **kw: Any) -> None:
     Path(output).write_text(str(os.getpid()))  # the test reads the engine's pid here
     time.sleep(3600)
+
+
+def quiet(*args: Any, progress: Any, **kw: Any) -> None:
+    progress("render", 0.1)
+    time.sleep(3600)  # a long stage that never reports again

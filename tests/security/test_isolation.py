@@ -118,3 +118,16 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def test_cancel_stops_an_engine_that_has_gone_quiet(tmp_path: Path) -> None:
+    start = time.monotonic()
+    cancel_at = start + 1.0
+
+    def progress(stage: str, fraction: float) -> None:
+        if time.monotonic() > cancel_at:
+            raise CancelledError("job stopped (canceled)")
+
+    with pytest.raises(CancelledError):
+        _runner("quiet")("v", "a", tmp_path / "o", None, progress=progress)
+    assert time.monotonic() - start < 10

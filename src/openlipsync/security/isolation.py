@@ -131,6 +131,7 @@ class IsolatedRunner:
 
     def _wait(self, proc: Any, conn: Connection, progress: Callable[[str, float], None] | None) -> Any:
         deadline = time.monotonic() + self.time_limit_seconds
+        last: tuple[str, float] | None = None
         while True:
             if time.monotonic() > deadline:
                 raise JobTimeoutError(f"the engine exceeded its time limit of {self.time_limit_seconds:g}s")
@@ -141,8 +142,9 @@ class IsolatedRunner:
                     return self._crashed(proc)
                 kind = message[0]
                 if kind == "progress":
+                    last = (message[1], message[2])
                     if progress is not None:
-                        progress(message[1], message[2])  # may raise to cancel: finally kills the child
+                        progress(*last)  # may raise to cancel: the caller's finally kills the child
                     continue
                 if kind == "ok":
                     return message[1]
@@ -151,6 +153,10 @@ class IsolatedRunner:
                 if conn.poll(0):
                     continue
                 return self._crashed(proc)
+            elif progress is not None and last is not None:
+                # No news from the engine: ask again anyway so a cancel or shutdown stops it within a tick,
+                # even in a long stage that reports rarely.
+                progress(*last)
 
     def _crashed(self, proc: Any) -> Any:
         proc.join(5)
