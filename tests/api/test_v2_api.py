@@ -229,3 +229,36 @@ def test_served_under_a_path_prefix(tmp_path: Path, media_url: str, worker: Work
         assert c.get("/api/v2/generate/nope", headers=v2_headers(k)).json()["statusCode"] == 404
         assert c.get("/api/health").status_code == 200 and c.get("/health").status_code == 200
     p.close()
+
+
+def test_segments_place_audio_clips_on_the_video_timeline(platform: Platform, client: TestClient, key: CreatedKey,
+                                                         media_url: str, worker: Worker) -> None:
+    seen: list = []
+
+    def capture(video: Path, audio: Path | None, output: Path, options: object, **kw: object) -> object:
+        seen.append((audio, options, [s.audio.is_file() for s in options.segments]))  # type: ignore[attr-defined]
+        from tests.api.support import fast_runner
+
+        return fast_runner(video, audio, output, options, **kw)  # type: ignore[arg-type]
+
+    platform.runner = capture
+    body = {"model": "lipsync-2", "input": [
+        {"type": "video", "url": f"{media_url}/face.mp4"},
+        {"type": "audio", "url": f"{media_url}/tone.wav", "refId": "a1"},
+        {"type": "text", "provider": {"name": "x", "voiceId": "en-us", "script": "Hi."}, "refId": "t1"}],
+        "segments": [{"startTime": 0.0, "endTime": 0.4, "audioInput": {"refId": "a1", "startTime": 0, "endTime": 0.4}},
+                     {"startTime": 0.5, "endTime": 0.9, "audioInput": {"refId": "t1"}}]}
+    est = client.post("/v2/analyze/cost", headers=v2_headers(key), json=body).json()[0]
+    assert est["estimatedFrameCount"] == 25  # with segments the 1 s video is the timeline
+    g = client.post("/v2/generate", headers=v2_headers(key), json=body)
+    assert g.status_code == 201, g.text
+    assert g.json()["segments"] == body["segments"]
+    worker.drain()
+    audio, options, present = seen[0]
+    assert audio is None
+    assert [(s.start, s.end, s.audio_start, s.audio_end) for s in options.segments] == [(0.0, 0.4, 0.0, 0.4),
+                                                                                         (0.5, 0.9, None, None)]
+    assert present == [True, True]  # the worker handed the engine local files for every clip
+    bad = {**body, "segments": [{"startTime": 0, "endTime": 1, "audioInput": {"refId": "nope"}}]}
+    r = client.post("/v2/generate", headers=v2_headers(key), json=bad)
+    assert r.status_code == 400 and "refId" in str(r.json()["message"])
