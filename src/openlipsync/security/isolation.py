@@ -58,7 +58,7 @@ def _die_with_parent() -> None:
         fd = getattr(server, "_forkserver_alive_fd", None)
         if fd is not None:
             os.close(fd)
-            server._forkserver_alive_fd = None
+            server._forkserver_alive_fd = None  # type: ignore[attr-defined]
     except (ImportError, AttributeError, OSError):
         pass
     try:
