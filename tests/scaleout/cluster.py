@@ -51,7 +51,9 @@ class Cluster:
 
     def _environ(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {**os.environ, **self.env, "OPENLIPSYNC_SECRET_KEY": SECRET_KEY,
-               "OPENLIPSYNC_PUBLIC_URL": self.base_url, "PYTHONUNBUFFERED": "1"}
+               "OPENLIPSYNC_PUBLIC_URL": self.base_url, "PYTHONUNBUFFERED": "1",
+               # webhooks go to a receiver on loopback, which the SSRF guard refuses by default
+               "OPENLIPSYNC_URL_ALLOW_NETWORKS": '["127.0.0.1/32"]'}
         env.update(extra or {})
         return env
 
