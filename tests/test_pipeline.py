@@ -119,9 +119,10 @@ def test_a_photo_is_animated_with_the_warp_fallback(face_image, speech_wav, tmp_
     assert "renderer=warp" in result.report.notes
     out = _frames(result.output)
     assert out.shape[1:] == (320, 320, 3)
-    src = _frames(face_image)[0]
-    change = np.abs(out[(slice(None),) + MOUTH_BOX].astype(int) - src[MOUTH_BOX]).mean(axis=(1, 2, 3))
-    assert change.max() > 6.0 and np.std(change) > 1.5
+    # a still photo: any change between output frames is the mouth moving
+    motion = np.abs(np.diff(out[(slice(None),) + MOUTH_BOX].astype(int), axis=0)).mean(axis=(1, 2, 3))
+    assert motion.max() > 2.0
+    assert np.ptp(_measured_opening(out)) > 0.08
 
 
 def test_source_frames_are_reread_in_any_order_with_a_small_cache(noface_video, monkeypatch):
