@@ -93,7 +93,11 @@ class TenantGuard:
 def rate_limit_url(settings: Any) -> str | None:
     """Where shared token buckets live: ``rate_limit_url``, else a Redis ``QUEUE_URL``, else nowhere."""
     url = getattr(settings, "rate_limit_url", None) or getattr(settings, "queue_url", None) or ""
-    return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    from openlipsync.jobs.queue_redis import RedisQueueOptions
+
+    return RedisQueueOptions.split_url(url)[0]  # without the queue's own options (queue=, heartbeat_timeout=...)
 
 
 def shared_limiters(settings: Any, limits: RateLimits) -> dict[str, Any]:
