@@ -160,3 +160,12 @@ def test_ping_reports_whether_redis_answers(queue: RedisJobQueue) -> None:
     with pytest.raises(Exception):  # noqa: B017 (redis-py's ConnectionError)
         dead.ping()
     dead.close()
+
+
+def test_shared_rate_limits_get_a_redis_url_without_the_queue_options() -> None:
+    from types import SimpleNamespace
+
+    from openlipsync.security.admission import rate_limit_url
+
+    settings = SimpleNamespace(rate_limit_url=None, queue_url="redis://h:1/0?queue=q&heartbeat_timeout=3")
+    assert rate_limit_url(settings) == "redis://h:1/0"
