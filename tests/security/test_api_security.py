@@ -295,10 +295,11 @@ def test_faceless_video_ends_in_a_recorded_outcome_never_a_hang(tmp_path: Path) 
 def test_webhooks_to_internal_addresses_are_refused_at_delivery(make_client, tiny: Path) -> None:
     from openlipsync.db import WebhookDelivery
 
-    client, platform = make_client(webhook_max_attempts=1)
+    client, platform = make_client(webhook_max_attempts=1, url_allow_networks=[])
     key = new_key(platform)
+    # a name passes at creation (no DNS then); at delivery it resolves to loopback, which is not allowed
     with open(tiny / "face.mp4", "rb") as v, open(tiny / "tone.wav", "rb") as a:
-        r = client.post("/v2/generate", headers=v2(key), data={"webhookUrl": "http://169.254.169.254/latest/x"},
+        r = client.post("/v2/generate", headers=v2(key), data={"webhookUrl": "http://localhost:9/hook"},
                         files={"video": ("f.mp4", v), "audio": ("t.wav", a)})
     assert r.status_code == 201, r.text
     Worker(platform).drain()
@@ -318,3 +319,21 @@ def test_stored_files_are_served_with_the_probed_type_never_the_callers_name(mak
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in r.headers["content-security-policy"]
     assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none' covers scripts
+
+
+@pytest.mark.parametrize("hook,accepted", [
+    ("file:///etc/passwd", False), ("gopher://example.com/x", False), ("http://169.254.169.254/hook", False),
+    ("http://[fd00:ec2::254]/hook", False), ("http://user:pw@example.com/hook", False), ("http://10.1.2.3/h", False),
+    ("https://hooks.example.com/sync", True),  # names are resolved and checked at delivery
+])
+def test_webhook_urls_are_checked_when_the_job_is_created(make_client, tiny: Path, hook: str,
+                                                           accepted: bool) -> None:
+    client, platform = make_client()
+    key = new_key(platform)
+    with open(tiny / "face.mp4", "rb") as v, open(tiny / "tone.wav", "rb") as a:
+        r = client.post("/v2/generate", headers=v2(key), data={"webhookUrl": hook},
+                        files={"video": ("f.mp4", v), "audio": ("t.wav", a)})
+    if accepted:
+        assert r.status_code == 201, r.text
+    else:
+        assert r.status_code == 400 and r.json()["errorCode"] == "generation_webhook_url_forbidden", r.text

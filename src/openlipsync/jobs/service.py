@@ -141,6 +141,10 @@ class JobService:
         for seg in req.segments:
             if not 0 <= seg.start < seg.end:
                 raise InputError("each segment needs 0 <= startTime < endTime")
+        if req.webhook_url:  # scheme/credentials/literal address now; the name is checked at each delivery
+            from openlipsync.security.admission import check_webhook_url
+
+            check_webhook_url(req.webhook_url, self.settings)
 
     def _resolve(self, tenant_id: str, req: GenerationRequest) -> tuple[Asset, Asset | None, list[dict]]:
         visual = self.assets.resolve(tenant_id, req.visual)

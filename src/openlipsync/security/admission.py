@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from openlipsync.errors import UrlForbiddenError
 from openlipsync.media.probe import MediaInfo
 from openlipsync.security.bodylimit import BodyLimitMiddleware
 from openlipsync.security.limits import InputLimits, inspect_media
@@ -24,7 +25,7 @@ from openlipsync.security.ratelimit import (
     check_active_jobs,
     check_storage_quota,
 )
-from openlipsync.security.urlfetch import FetchPolicy
+from openlipsync.security.urlfetch import FetchPolicy, check_url_shape
 
 log = logging.getLogger("openlipsync.security")
 
@@ -51,6 +52,14 @@ def fetch_policy(settings: Any) -> FetchPolicy:
     values["allow_networks"] = tuple(getattr(settings, "url_allow_networks", None) or ())
     values["allow_hosts"] = tuple(getattr(settings, "url_allow_hosts", None) or ())
     return FetchPolicy(**values)
+
+
+def check_webhook_url(url: str, settings: Any) -> None:
+    """Refuse a webhook URL that can never be delivered safely (``generation_webhook_url_forbidden``)."""
+    try:
+        check_url_shape(url, fetch_policy(settings))
+    except UrlForbiddenError as exc:
+        raise UrlForbiddenError(f"webhookUrl: {exc.message}", code="generation_webhook_url_forbidden") from exc
 
 
 def stored_bytes(db: Any, tenant_id: str) -> int:

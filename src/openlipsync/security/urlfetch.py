@@ -190,6 +190,15 @@ def parse_target(url: str) -> _Target:
     return _Target(scheme, host, port, path, shown if port == default else f"{shown}:{port}")
 
 
+def check_url_shape(url: str, policy: FetchPolicy | None = None) -> None:
+    """Checks that need no DNS (scheme, credentials, port, a literal IP address): for URLs stored now and
+    used later, such as webhooks, whose names are resolved and checked again when they are used."""
+    target = parse_target(url)
+    literal = _literal(target.host)
+    if literal is not None:
+        check_address(literal, target.host, policy or FetchPolicy())
+
+
 def _literal(host: str) -> str | None:
     try:
         return str(ipaddress.ip_address(host))
