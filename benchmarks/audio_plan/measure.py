@@ -5,7 +5,7 @@ calibrate on A (audio + mediapipe mouth), predict B's mouth from B's audio, and 
 correlation of opening (lag 0 and best lag within ±2 frames) against the mediapipe and the dlib
 measurement of B. Also the reverse direction, the prior alone (no calibration) and plain loudness.
 
-    .venv/bin/python benchmarks/audio_plan/measure.py [videos...] [--detail]
+    .venv/bin/python benchmarks/audio_plan/measure.py [videos...] [--detail] [--no-phones]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _slice(s: MouthShapes, a: int, b: int) -> MouthShapes:
     return MouthShapes(s.opening[a:b], s.width[a:b], s.valid[a:b])
 
 
-def main(videos: list[Path], detail: bool = False) -> None:
+def main(videos: list[Path], detail: bool = False, phones: bool = True) -> None:
     rows = []
     for video in videos:
         audio = load_audio(video, SR)
@@ -71,9 +71,10 @@ def main(videos: list[Path], detail: bool = False) -> None:
             b0, b1 = halves[tgt]
             calib = Calibration(seg_audio[cal], SR, fps, _slice(mp, a0, a1))
             t0 = time.process_time()  # CPU seconds: wall time is meaningless on the shared 2-core box
-            plan_c = plan_mouth(seg_audio[tgt], SR, fps, b1 - b0, calibration=calib, temperature=0.5)
+            plan_c = plan_mouth(seg_audio[tgt], SR, fps, b1 - b0, calibration=calib, temperature=0.5,
+                                phones=phones)
             dt = time.process_time() - t0
-            plan_p = plan_mouth(seg_audio[tgt], SR, fps, b1 - b0, temperature=0.5)
+            plan_p = plan_mouth(seg_audio[tgt], SR, fps, b1 - b0, temperature=0.5, phones=phones)
             loud = frame_features(seg_audio[tgt], SR, fps, b1 - b0).energy
             rms = 10 ** (loud / 20)
             for det, truth in (("mp", mp), ("dlib", dl)):
@@ -115,4 +116,4 @@ def main(videos: list[Path], detail: bool = False) -> None:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main([Path(a) for a in args] or VIDEOS, detail="--detail" in sys.argv)
+    main([Path(a) for a in args] or VIDEOS, detail="--detail" in sys.argv, phones="--no-phones" not in sys.argv)
