@@ -147,3 +147,13 @@ def test_other_languages_give_plausible_motion(lang, request):
     assert plan.speech.mean() > 0.4
     talk = plan.opening[plan.speech]
     assert talk.std() > 0.02 and 0.08 < np.percentile(talk, 95) < 0.45
+
+
+def test_integer_and_stereo_audio_match_float(speech_audio):
+    n = frames_for(speech_audio)
+    ref = plan_mouth(speech_audio, SR, 25.0, n, phones=False)
+    pcm = plan_mouth((speech_audio * 32767).astype(np.int16), SR, 25.0, n, phones=False)
+    stereo = plan_mouth(np.stack([speech_audio, speech_audio], axis=1), SR, 25.0, n, phones=False)
+    for p in (pcm, stereo):
+        np.testing.assert_array_equal(p.speech, ref.speech)
+        np.testing.assert_allclose(p.opening, ref.opening, atol=0.01)

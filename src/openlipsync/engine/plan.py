@@ -44,7 +44,7 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
     if n <= 0 or not fps > 0:
         empty = np.zeros(max(n, 0), np.float32)
         return MouthPlan(float(fps), empty, empty.copy(), np.zeros(empty.size, bool), empty.copy())
-    audio = np.asarray(audio, np.float32)
+    audio = np.asarray(audio)  # dtype kept: integer PCM is scaled in the analysis
     audio = audio[: int(np.ceil(n / fps * sr)) + 1] if audio.ndim == 1 else audio
     an = analyse(audio, sr, fps, n, phones=phones)
     person = _fit(calibration, phones)

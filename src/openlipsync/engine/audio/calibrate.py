@@ -137,7 +137,7 @@ def _trimmed(cal: Calibration) -> Calibration:
         n = min(n, int(MAX_SECONDS * cal.fps))
     shapes = MouthShapes(np.asarray(s.opening[:n], np.float32), np.asarray(s.width[:n], np.float32),
                          np.asarray(s.valid[:n], bool))
-    audio = np.asarray(cal.audio, np.float32)
+    audio = np.asarray(cal.audio)
     if cal.fps > 0 and audio.ndim == 1:
         audio = audio[: int(np.ceil(n / cal.fps * cal.sr)) + 1]
     return Calibration(audio, int(cal.sr), float(cal.fps), shapes)
