@@ -246,6 +246,13 @@ def test_connection_refused_is_a_clear_error(tmp_path: Path) -> None:
     assert err.value.code == "generation_input_url_unreachable"
 
 
+def test_internationalised_names_are_sent_in_idna_form(tmp_path: Path) -> None:
+    resolver = FakeResolver({"xn--bcher-kva.test": ["127.0.0.1"]})
+    with serving() as server:
+        result = fetch_url(f"http://bücher.test:{server.port}/host", tmp_path / "x", LOOPBACK, resolver=resolver)
+    assert result.path.read_bytes() == f"xn--bcher-kva.test:{server.port}".encode()
+
+
 def test_host_header_keeps_name_and_port() -> None:
     assert parse_target("http://Media.Example.com:8080/a?b=1").host_header == "media.example.com:8080"
     assert parse_target("https://example.com/a").host_header == "example.com"

@@ -179,6 +179,11 @@ def parse_target(url: str) -> _Target:
         raise UrlForbiddenError("URL has no host")
     if any(c in host for c in " \t\r\n\\"):
         raise UrlForbiddenError("URL host contains invalid characters")
+    if not host.isascii():  # internationalised names go on the wire (Host, SNI, DNS) in their IDNA form
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise UrlForbiddenError("URL host is not a valid internationalised name") from exc
     default = 443 if scheme == "https" else 80
     port = default if port is None else port
     if not 0 < port < 65536:
