@@ -196,6 +196,16 @@ async def run_clients(base: str, tenants: list[Tenant], clients: int, seconds: f
     return stats
 
 
+def _get(client: httpx.Client, url: str, headers: dict[str, str], **params: Any) -> httpx.Response:
+    """GET that waits out 429s (the checker must not count its own throttling as lost jobs)."""
+    for _ in range(30):
+        r = client.get(url, headers=headers, params=params)
+        if r.status_code != 429:
+            return r
+        time.sleep(min(10.0, float(r.headers.get("retry-after", "1"))))
+    return r
+
+
 def find_lost(base: str, tenants: list[Tenant]) -> tuple[int, int]:
     """(created, lost): every job that got a 201 must be readable and listed for its tenant."""
     created = lost = 0
@@ -205,15 +215,14 @@ def find_lost(base: str, tenants: list[Tenant]) -> tuple[int, int]:
             listed: set[str] = set()
             cursor: str | None = None
             while True:
-                page = client.get("/v1/generations", headers=h,
-                                  params={"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+                page = _get(client, "/v1/generations", h, limit=100, **({"cursor": cursor} if cursor else {})).json()
                 listed.update(j["id"] for j in page["data"])
                 cursor = page.get("next_cursor")
                 if not cursor:
                     break
             for jid in tenant.jobs:
                 created += 1
-                if jid not in listed or client.get(f"/v1/generations/{jid}", headers=h).status_code != 200:
+                if jid not in listed or _get(client, f"/v1/generations/{jid}", h).status_code != 200:
                     lost += 1
     return created, lost
 
