@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import ssl
 import time
 from pathlib import Path
@@ -261,6 +262,8 @@ def test_host_header_keeps_name_and_port() -> None:
 
 @pytest.fixture(scope="module")
 def tls_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
     cert, key = self_signed_cert(tmp_path_factory.mktemp("tls"), "media.test")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
