@@ -280,7 +280,8 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                 elif track.valid[s]:
                     lm = track.landmarks[s]
                     if picks is not None and isinstance(renderer, RetrievalRenderer):
-                        out, rendered[i] = renderer.render(frame, lm, track.pose[s], int(picks[i]), i)
+                        out, rendered[i] = renderer.render(frame, lm, track.pose[s], int(picks[i]), i,
+                                                           target=float(mouth_plan.opening[i]))
                     else:
                         assert isinstance(renderer, WarpRenderer)
                         op, wd = float(mouth_plan.opening[i]), float(mouth_plan.width[i])

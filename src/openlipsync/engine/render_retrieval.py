@@ -17,7 +17,15 @@ import numpy as np
 
 from openlipsync.engine import blend, geometry, mesh
 from openlipsync.engine.library import MouthLibrary
-from openlipsync.engine.render_warp import RenderTimes, layered_warp, lower_face_region, skip_interior
+from openlipsync.engine.render_warp import (
+    RenderTimes,
+    WarpRenderer,
+    layered_warp,
+    lower_face_region,
+    skip_interior,
+)
+
+MAX_RESIDUAL = 0.06  # inter-ocular units the retrieved mouth may be warped towards the plan
 
 
 def _grow(poly: np.ndarray, margin: float) -> np.ndarray:
@@ -57,6 +65,7 @@ class RetrievalRenderer:
     pro: bool = False
     times: RenderTimes = field(default_factory=RenderTimes)
     _prev: tuple[int, int] | None = None  # (output index, entry) of the last rendered frame
+    _residual: WarpRenderer = field(default_factory=WarpRenderer)
 
     def _patch(self, entry: int, m_frame_to_canon: np.ndarray, offset: np.ndarray, size: tuple[int, int]
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -87,9 +96,13 @@ class RetrievalRenderer:
         old = blend.match_colour(old, base, ring)
         return cv2.addWeighted(patch, 0.5, old, 0.5, 0.0)
 
-    def render(self, frame: np.ndarray, lm: np.ndarray, pose: np.ndarray, entry: int, t: int
-               ) -> tuple[np.ndarray, float]:
-        """A copy of ``frame`` showing library mouth ``entry``; also returns the rendered opening."""
+    def render(self, frame: np.ndarray, lm: np.ndarray, pose: np.ndarray, entry: int, t: int,
+               target: float | None = None) -> tuple[np.ndarray, float]:
+        """A copy of ``frame`` showing library mouth ``entry``; also returns the rendered opening.
+
+        With ``target`` (planned opening), the pasted mouth is then warped by the small residual
+        between its own opening and the plan (at most ``MAX_RESIDUAL``), so the mouth follows the plan
+        exactly while keeping the real texture."""
         t0 = time.perf_counter()
         lib = self.library
         m = lib.canon.to_canon(lm)
@@ -129,4 +142,9 @@ class RetrievalRenderer:
         self.times.render += t1 - t0
         self.times.blend += time.perf_counter() - t1
         self._prev = (t, entry)
+        if target is not None:
+            want = float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL))
+            if abs(want - opening) * d >= 0.5:
+                out = self._residual.render(out, dst_lm, max(want, 0.0), float(mesh.mouth_width(dst_lm)))
+                opening = max(want, 0.0)
         return out, opening
