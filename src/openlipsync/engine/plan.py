@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -44,6 +45,22 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
     if n <= 0 or not fps > 0:
         empty = np.zeros(max(n, 0), np.float32)
         return MouthPlan(float(fps), empty, empty.copy(), np.zeros(empty.size, bool), empty.copy())
+    with _single_threaded_blas():
+        return _plan(audio, sr, float(fps), n, calibration, temperature, phones)
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager:
+    """The matrices here are small (≈150×150): BLAS threads only add overhead, and on a busy
+    2-core machine they made the calibration fit 10–50× slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - declared dependency; never fail the plan for it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _plan(audio: np.ndarray, sr: int, fps: float, n: int, calibration: Calibration | None,
+          temperature: float, phones: bool) -> MouthPlan:
     audio = np.asarray(audio)  # dtype kept: integer PCM is scaled in the analysis
     audio = audio[: int(np.ceil(n / fps * sr)) + 1] if audio.ndim == 1 else audio
     an = analyse(audio, sr, fps, n, phones=phones)
@@ -74,7 +91,7 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
         log.debug("plan: calibration trust %.2f (r_cv %.2f, %.1f s speech)", trust, person.opening_r,
                   person.speech_seconds)
     closure = an.phones.closure if an.phones is not None else np.zeros(n, np.float32)
-    return shape_trajectory(opening, width, an.speech, closure, fps=float(fps), rest_width=rest_width,
+    return shape_trajectory(opening, width, an.speech, closure, fps=fps, rest_width=rest_width,
                             lead_s=lead_s, temperature=temperature, closure_lead_s=CLOSURE_LEAD_S,
                             width_lead_s=WIDTH_EXTRA_LEAD_S if person is None else 0.0)
 

@@ -22,7 +22,7 @@ log = logging.getLogger("openlipsync.engine.audio")
 MIN_SPEECH_SECONDS = 1.0  # less than this and the model is not worth fitting
 LAGS = (0, -1, 1, -2, 2, -3, 3)  # frames; beyond the ±2-frame context windows already in the design
 LAG_PENALTY = 0.01  # CV r given up per frame of shift
-MAX_SECONDS = 180.0  # longer calibration videos: the first 3 minutes are plenty for ~100 parameters
+MAX_SECONDS = 120.0  # longer calibration videos: the first 2 minutes are plenty for ~150 parameters
 
 
 @dataclass(frozen=True)
