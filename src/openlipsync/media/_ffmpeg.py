@@ -16,9 +16,24 @@ def binary(name: str) -> str:
     return path
 
 
+# Inputs are local files or pipes: ffmpeg may never open a network URL, even one named inside a file
+# (playlists, nested demuxers). See docs/SECURITY.md.
+LOCAL_ONLY = ["-protocol_whitelist", "file,pipe"]
+
+
+def local_inputs(args: list[str]) -> list[str]:
+    """``args`` with ``LOCAL_ONLY`` before every ``-i``."""
+    out: list[str] = []
+    for arg in args:
+        if arg == "-i":
+            out += LOCAL_ONLY
+        out.append(arg)
+    return out
+
+
 def run(args: list[str], *, what: str, timeout: float | None = 600) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg with ``args`` (without the program name); raise MediaError on failure."""
-    argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *local_inputs(args)]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:

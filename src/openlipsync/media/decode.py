@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from openlipsync.errors import MediaError
-from openlipsync.media._ffmpeg import binary
+from openlipsync.media._ffmpeg import LOCAL_ONLY, binary
 from openlipsync.media.probe import MediaInfo, probe
 
 SWS_FLAGS = "accurate_rnd+full_chroma_int+bitexact"
@@ -27,7 +27,7 @@ def iter_frames(source: str | Path | MediaInfo, *, start_frame: int = 0) -> Iter
     vf = f"scale=w={w}:h={h}:flags={SWS_FLAGS}:in_color_matrix={info.color_matrix},format=rgb24"
     if start_frame > 0:
         vf = f"select=gte(n\\,{start_frame})," + vf
-    argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path),
+    argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *LOCAL_ONLY, "-i", str(info.path),
             "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-vf", vf,
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     if info.is_image:

@@ -11,7 +11,7 @@ from types import TracebackType
 import numpy as np
 
 from openlipsync.errors import MediaError
-from openlipsync.media._ffmpeg import binary
+from openlipsync.media._ffmpeg import LOCAL_ONLY, binary
 from openlipsync.media.decode import SWS_FLAGS
 
 
@@ -33,7 +33,7 @@ class FrameWriter:
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}",
                 "-i", "pipe:0"]
         if audio is not None:
-            argv += ["-i", str(audio)]
+            argv += [*LOCAL_ONLY, "-i", str(audio)]
         argv += ["-map", "0:v:0"]
         if audio is not None:
             argv += ["-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]

@@ -77,7 +77,8 @@ def _rotation(stream: dict) -> int:
 
 
 def _ffprobe(path: Path) -> dict:
-    argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    argv = [binary("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-print_format", "json",
+            "-show_format", "-show_streams", str(path)]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=60, check=False)
     except subprocess.TimeoutExpired as exc:
