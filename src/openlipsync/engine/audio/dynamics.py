@@ -8,8 +8,8 @@ from scipy.ndimage import gaussian_filter1d, shift
 from openlipsync.engine.types import MouthPlan
 
 SMOOTH_S = 0.035  # Gaussian σ of the opening/width smoothing (≈ 1 frame at 25 fps)
-ONSET_S = 0.08  # the mouth starts to move this long before speech starts…
-RELEASE_S = 0.12  # …and settles this long after it stops
+ONSET_S = 0.06  # the mouth starts to move this long before speech starts…
+RELEASE_S = 0.08  # …and settles this long after it stops
 
 
 def temperature_gain(temperature: float) -> float:
