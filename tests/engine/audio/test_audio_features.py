@@ -88,3 +88,11 @@ def test_non_finite_samples_are_treated_as_silence():
     x[4000:6000] = np.nan
     f = frame_features(x, SR, 25.0, 25)
     assert np.isfinite(f.matrix()).all()
+
+
+def test_temperature_gain_is_monotonic_and_safe():
+    from openlipsync.engine.audio.dynamics import temperature_gain
+
+    gains = [temperature_gain(t) for t in (-1.0, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0)]
+    assert gains == sorted(gains) and gains[0] == gains[1] and gains[-1] == gains[-2]
+    assert temperature_gain(0.5) == 1.0 and temperature_gain(float("nan")) == 1.0

@@ -14,7 +14,8 @@ RELEASE_S = 0.08  # …and settles this long after it stops
 
 def temperature_gain(temperature: float) -> float:
     """Excursion gain: 0 → 0.4 (subtle), 0.5 → 1.0 (natural), 1 → 1.6 (expressive)."""
-    return 0.4 + 1.2 * float(np.clip(temperature, 0.0, 1.0))
+    t = float(temperature) if temperature is not None and np.isfinite(temperature) else 0.5
+    return 0.4 + 1.2 * float(np.clip(t, 0.0, 1.0))
 
 
 def _lead(x: np.ndarray, frames: float) -> np.ndarray:
