@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from openlipsync import __version__
-from openlipsync.api import health
+from openlipsync.api import docs, health
 from openlipsync.api.errors import install_error_handlers
 from openlipsync.api.v1 import assets as v1_assets
 from openlipsync.api.v1 import generations as v1_generations
@@ -62,12 +62,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 thread.join(timeout=30)
 
     app = FastAPI(title="openlipsync", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", redoc_url="/redoc", openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.platform = platform
     app.state.settings = settings
     app.state.rate_limiter = None  # the security layer may install one (see api/deps.RateLimiter)
     install_error_handlers(app)
     install_security(app, settings)
+    app.include_router(docs.router)
     for module in (health, v1_generations, v1_assets, v1_models, v2_generate, v2_batch, v2_assets):
         app.include_router(module.router)
     _mount_studio(app, studio)
