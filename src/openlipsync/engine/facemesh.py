@@ -9,12 +9,36 @@ pass crops around the first mesh.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 log = logging.getLogger("openlipsync.engine.facemesh")
+# protobuf 4 warns on every graph output that mediapipe 0.10.14 reads; it is noise for our users.
+warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """MediaPipe's C++ (absl/TFLite) prints start-up chatter on fd 2 that no logging setting reaches;
+    hide it while a graph starts so the CLI and server logs stay readable."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class FaceMesh:
@@ -45,8 +69,11 @@ class FaceMesh:
 
     def _run(self, frame: np.ndarray) -> list[np.ndarray]:
         if self._graph is None:
-            self._graph = self._open()
-        res = self._graph.process(frame)
+            with _quiet_native_stderr():
+                self._graph = self._open()
+                res = self._graph.process(frame)
+        else:
+            res = self._graph.process(frame)
         h, w = frame.shape[:2]
         faces = []
         for face in res.multi_face_landmarks or []:
