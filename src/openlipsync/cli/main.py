@@ -27,7 +27,17 @@ def cli(verbose: bool) -> None:
     \b
     Quick start:
       openlipsync demo                          lip-sync the bundled astronaut sample
-      openlipsync run face.mp4 speech.wav -o out.mp4
+      openlipsync run face.mp4 speech.wav -o out.mp4 [--model lipsync-2] [--sync-mode loop]
+      openlipsync run photo.jpg -o out.mp4 --text "Hello there" --voice en-us
+    \b
+    Platform:
+      openlipsync serve                         API (/v1, Sync-compatible /v2), web studio (/), a worker
+      openlipsync worker                        extra workers (same DATABASE_URL/QUEUE_URL/STORAGE_URL)
+      openlipsync keys create|list|revoke       API keys
+    \b
+    Measuring:
+      openlipsync eval                          lip-sync quality (cross-segment reconstruction)
+      openlipsync bench                         speed against the ffmpeg transcode floor, memory
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
