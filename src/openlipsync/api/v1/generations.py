@@ -9,9 +9,10 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from openlipsync.api.deps import LinksDep, OptionalAuth, PlatformDep, V1Auth, base_url
+from openlipsync.api.deps import LinksDep, OptionalAuth, PlatformDep, V1Auth
 from openlipsync.api.errors import Unauthorized
 from openlipsync.api.files import stream_object
+from openlipsync.api.submit import create_job, estimate_job
 from openlipsync.api.uploads import UploadDir, form_file, form_json, form_text
 from openlipsync.api.v1.schemas import EstimatePublic, GenerationCreate, GenerationPage, GenerationPublic, InputRef
 from openlipsync.errors import InputError
@@ -70,13 +71,7 @@ async def create_generation(request: Request, platform: PlatformDep, principal: 
                             response: Response,
                             idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Create a generation. Inputs are fetched/stored and probed before the job is accepted."""
-    uploads = UploadDir(platform.settings.max_upload_bytes)
-    try:
-        req = await parse_request(request, uploads)
-        job, created = await run_in_threadpool(platform.jobs.create, principal.tenant_id, req,
-                                               idempotency_key=idempotency_key, base_url=base_url(request))
-    finally:
-        await run_in_threadpool(uploads.cleanup)
+    job, created = await create_job(request, platform, principal.tenant_id, parse_request, idempotency_key)
     if not created:
         response.status_code = 200
     return v1_generation(job, links)
@@ -85,12 +80,7 @@ async def create_generation(request: Request, platform: PlatformDep, principal: 
 @router.post("/estimate", openapi_extra=_BODY_DOC, responses={200: {"model": EstimatePublic}})
 async def estimate_generation(request: Request, platform: PlatformDep, principal: V1Auth) -> dict[str, Any]:
     """Output duration, frames and cost of a generation, without creating it (same body as create)."""
-    uploads = UploadDir(platform.settings.max_upload_bytes)
-    try:
-        req = await parse_request(request, uploads)
-        est = await run_in_threadpool(platform.jobs.estimate, principal.tenant_id, req)
-    finally:
-        await run_in_threadpool(uploads.cleanup)
+    req, est = await estimate_job(request, platform, principal.tenant_id, parse_request)
     model = build_options(req.model, req.options).model.value
     return {"model": model, "duration_seconds": est.duration_seconds, "frame_count": est.frame_count,
             "fps": est.fps, "billed_frames": est.billed_frames,

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from openlipsync.api.deps import LinksDep, PlatformDep, V2Auth, base_url
+from openlipsync.api.deps import LinksDep, PlatformDep, V2Auth
+from openlipsync.api.submit import create_job, estimate_job
 from openlipsync.api.uploads import UploadDir, form_file, form_text
 from openlipsync.api.v2.schemas import DurationEstimate, parse_create, to_request
 from openlipsync.errors import InputError
@@ -74,13 +75,7 @@ async def create_generation(request: Request, platform: PlatformDep, principal: 
                             response: Response,
                             idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Create a generation (JSON with URLs/asset ids, or multipart with files). 201 → Generation."""
-    uploads = UploadDir(platform.settings.max_upload_bytes)
-    try:
-        req = await parse_request(request, uploads)
-        job, created = await run_in_threadpool(platform.jobs.create, principal.tenant_id, req,
-                                               idempotency_key=idempotency_key, base_url=base_url(request))
-    finally:
-        await run_in_threadpool(uploads.cleanup)
+    job, created = await create_job(request, platform, principal.tenant_id, parse_request, idempotency_key)
     if not created:
         response.status_code = 200
     return v2_generation(job, links)
@@ -173,12 +168,7 @@ async def get_generation_alias(job_id: str, platform: PlatformDep, principal: V2
 @router.post("/analyze/cost", openapi_extra=_BODY_DOC)
 async def analyze_cost(request: Request, platform: PlatformDep, principal: V2Auth) -> list[dict[str, Any]]:
     """Estimate a create body: the inputs are probed and ``sync_mode`` applied, nothing is created."""
-    uploads = UploadDir(platform.settings.max_upload_bytes)
-    try:
-        req = await parse_request(request, uploads)
-        est = await run_in_threadpool(platform.jobs.estimate, principal.tenant_id, req)
-    finally:
-        await run_in_threadpool(uploads.cleanup)
+    _, est = await estimate_job(request, platform, principal.tenant_id, parse_request)
     return [{"estimatedFrameCount": est.billed_frames, "estimatedGenerationCost": est.cost,
              "estimatedDurationSeconds": est.duration_seconds}]
 
