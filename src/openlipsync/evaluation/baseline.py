@@ -16,6 +16,7 @@ from openlipsync.evaluation.metrics import inter_ocular, mouth_opening
 from openlipsync.evaluation.mouth_warp import warp_mouth
 from openlipsync.evaluation.signals import loudness01
 from openlipsync.media import FrameWriter, iter_frames, probe
+from openlipsync.options import LipSyncOptions
 
 
 def loudness_targets(audio: np.ndarray, fps: float, n: int, closed: float, open_: float) -> np.ndarray:
@@ -24,7 +25,7 @@ def loudness_targets(audio: np.ndarray, fps: float, n: int, closed: float, open_
 
 
 def render_loudness_baseline(video: Path, marks: np.ndarray, driving: np.ndarray, driving_wav: Path,
-                             output: Path, *, closed: float, open_: float, crf: int = 18,
+                             output: Path, *, closed: float, open_: float, crf: int = LipSyncOptions.crf,
                              preset: str = "veryfast") -> Path:
     """Write the baseline output for ``video`` (its landmarks ``marks``) driven by ``driving`` (16 kHz).
 
