@@ -157,3 +157,21 @@ def test_integer_and_stereo_audio_match_float(speech_audio):
     for p in (pcm, stereo):
         np.testing.assert_array_equal(p.speech, ref.speech)
         np.testing.assert_allclose(p.opening, ref.opening, atol=0.01)
+
+
+def test_speaking_level_matches_the_person_and_keeps_silence_closed():
+    from openlipsync.engine.plan import MAX_LEVEL_GAIN, match_speaking_level
+    from openlipsync.engine.types import MouthPlan
+
+    n = 100
+    speech = np.zeros(n, bool)
+    speech[20:80] = True
+    opening = np.where(speech, 0.03 + 0.02 * np.sin(np.arange(n) / 3.0), 0.0).astype(np.float32)
+    p = MouthPlan(25.0, opening.copy(), np.full(n, 0.8, np.float32), speech, np.zeros(n, np.float32))
+    match_speaking_level(p, 0.06, 0.2)
+    assert abs(float(np.median(p.opening[speech])) - 0.06) < 1e-3
+    assert (p.opening[~speech] == 0).all()
+    assert np.corrcoef(p.opening, opening)[0, 1] > 0.999  # shape and timing unchanged
+    q = MouthPlan(25.0, opening.copy(), np.full(n, 0.8, np.float32), speech, np.zeros(n, np.float32))
+    match_speaking_level(q, 10.0, 0.2)  # an absurd target is bounded
+    assert float(q.opening.max()) <= max(0.2, MAX_LEVEL_GAIN * float(opening.max())) + 1e-6
