@@ -30,6 +30,7 @@ from tests import factories  # noqa: E402
 from tests.scaleout.cluster import Cluster, submit  # noqa: E402
 
 from openlipsync.db import Database, Job  # noqa: E402
+from openlipsync.db.migrate import upgrade  # noqa: E402
 from openlipsync.jobs.tenants import create_key  # noqa: E402
 
 
@@ -64,6 +65,7 @@ def measure(workers: int, jobs: int, model: str, video: Path, audio: Path, workd
     cluster = Cluster(env=_env(uuid.uuid4().hex[:8]), workdir=workdir / f"w{workers}")
     cluster.workdir.mkdir(parents=True)
     db = Database(os.environ["DATABASE_URL"])
+    upgrade(db.engine)  # a fresh database (first run after services.sh start) has no schema yet
     key = create_key(db, f"bench-{uuid.uuid4().hex[:8]}", "throughput bench")
     try:
         for _ in range(workers):
