@@ -156,36 +156,6 @@ class FaceTracker:
         """{identity: {frame index: smoothed (478, 2) landmarks}} of every face seen (engine.speaker)."""
         return {ident.ident: ident.frames for ident in self._ids}
 
-    def identity_at(self, frame: int, point: tuple[float, float]) -> int | None:
-        """The identity whose face contains (or is nearest to) pixel ``point`` on ``frame``."""
-        best, best_dist = None, np.inf
-        p = np.asarray(point, np.float64)
-        for ident in self._ids:
-            lm = ident.frames.get(frame)
-            if lm is None:
-                continue
-            oval = lm[mesh.IDX["FACE_OVAL"]]
-            inside = cv2.pointPolygonTest(oval.astype(np.float32), (float(p[0]), float(p[1])), True)
-            dist = -inside if inside < 0 else -1e9 + float(np.linalg.norm(oval.mean(0) - p))
-            if dist < best_dist:
-                best, best_dist = ident.ident, dist
-        return best
-
-    def identity_in_boxes(self, boxes: tuple[tuple[float, float, float, float] | None, ...]) -> int | None:
-        """The identity whose face centres fall inside the per-frame boxes (x1, y1, x2, y2) most often."""
-        votes: dict[int, int] = {}
-        for k, box in enumerate(boxes):
-            if box is None:
-                continue
-            for ident in self._ids:
-                lm = ident.frames.get(k)
-                if lm is None:
-                    continue
-                cx, cy = lm[mesh.IDX["FACE_OVAL"]].mean(0)
-                if box[0] <= cx <= box[2] and box[1] <= cy <= box[3]:
-                    votes[ident.ident] = votes.get(ident.ident, 0) + 1
-        return max(votes, key=lambda i: votes[i]) if votes else None
-
     def finish(self, identity: int | None = None) -> FaceTrack:
         """The track of ``identity`` (default: the face with the largest summed area, i.e. biggest and longest)."""
         self.detector.close()
