@@ -13,7 +13,10 @@ if [ "$(id -u)" != "0" ]; then
     echo "note: not root and no sudo; assuming system packages are installed" >&2; sudo_cmd="skip"; fi
 fi
 
+python=${PYTHON:-python3}
 apt_pkgs=(ffmpeg espeak-ng)
+# Debian's own python3 ships venv without ensurepip until python3-venv is installed.
+"$python" -c "import ensurepip, venv" 2>/dev/null || apt_pkgs+=(python3-venv)
 [ $want_test = 1 ] && apt_pkgs+=(postgresql redis-server chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -25,7 +28,6 @@ if [ ${#missing[@]} -gt 0 ] && [ "$sudo_cmd" != "skip" ]; then
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$python" -m venv .venv
