@@ -395,9 +395,7 @@ def inspect_visual(path: str | Path, limits: InputLimits | None = None) -> Media
     path = Path(path)
     info = _probe_checked(path, limits, visual=True)
     validate_visual(info, limits)
-    check_consistency(info, limits)
-    check_polyglot(info, limits)
-    return info
+    return _check_content(info, limits)
 
 
 def inspect_audio(path: str | Path, limits: InputLimits | None = None) -> MediaInfo:
@@ -406,9 +404,7 @@ def inspect_audio(path: str | Path, limits: InputLimits | None = None) -> MediaI
     path = Path(path)
     info = _probe_checked(path, limits, visual=False)
     validate_audio(info, limits)
-    check_consistency(info, limits)
-    check_polyglot(info, limits)
-    return info
+    return _check_content(info, limits)
 
 
 def inspect_media(path: str | Path, limits: InputLimits | None = None) -> MediaInfo:
@@ -420,6 +416,11 @@ def inspect_media(path: str | Path, limits: InputLimits | None = None) -> MediaI
         validate_visual(info, limits)
     if info.has_audio:
         validate_audio(info, limits)
+    return _check_content(info, limits)
+
+
+def _check_content(info: MediaInfo, limits: InputLimits) -> MediaInfo:
+    """The role-independent checks every inspection ends with: headers agree with the data, no polyglot."""
     check_consistency(info, limits)
     check_polyglot(info, limits)
     return info
