@@ -11,7 +11,9 @@ from openlipsync import pipeline
 from openlipsync.errors import NoFaceError
 from openlipsync.lipsync import lipsync
 from openlipsync.media import FrameWriter, iter_frames, probe
-from openlipsync.options import LipSyncOptions, Model, SyncMode
+from openlipsync.media.decode import iter_yuv_frames
+from openlipsync.media.yuv import frame_bytes
+from openlipsync.options import LipSyncOptions, Model, ModelMode, SyncMode
 from tests import factories
 from tests.engine.conftest import astronaut, astronaut_landmarks, talking_video  # noqa: F401 (fixtures)
 
@@ -126,13 +128,13 @@ def test_a_photo_is_animated_with_the_warp_fallback(face_image, speech_wav, tmp_
 
 
 def test_source_frames_are_reread_in_any_order_with_a_small_cache(noface_video, monkeypatch):
-    monkeypatch.setattr(pipeline, "FRAME_CACHE_BYTES", 160 * 160 * 3 * 4)
+    monkeypatch.setattr(pipeline, "FRAME_CACHE_BYTES", frame_bytes(160, 160) * 4)
     info = probe(noface_video)
-    ref = _frames(noface_video)
+    ref = [f.data for f in iter_yuv_frames(noface_video)]
     frames = pipeline._SourceFrames(info, len(ref), pipeline._Clock())
     order = list(range(len(ref))) + list(range(len(ref) - 2, 0, -1)) + [0, 1, 2]
     for k in order:
-        assert np.array_equal(frames.get(k), ref[k])
+        assert np.array_equal(frames.get(k).data, ref[k])
     frames.close()
     assert frames.capacity == 4
 
@@ -169,3 +171,44 @@ def test_only_the_chosen_face_is_edited(two_faces_video, speech_wav, tmp_path, p
     noise = np.abs(src[kept].astype(int) - dst[kept]).mean()  # re-encode loss only
     assert noise < 3.0
     assert np.abs(src[changed].astype(int) - dst[changed]).mean() > max(5.0, 2.5 * noise)
+
+
+@pytest.fixture(scope="module")
+def framed_talking_video(talking_video, speech_wav, tmp_path_factory) -> Path:  # noqa: F811
+    """The talking astronaut inside a larger frame, so the face region is a small part of it."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("framed") / "framed.mp4"
+    with FrameWriter(path, width=720, height=480, fps=25.0, audio=speech_wav, crf=14) as writer:
+        for frame in iter_frames(talking_video):
+            writer.write(cv2.copyMakeBorder(frame, 100, 60, 250, 150, cv2.BORDER_REFLECT))
+    return path
+
+
+@pytest.mark.parametrize("model, mode", [(Model.LIPSYNC_1_9, None), (Model.LIPSYNC_2, None),
+                                         (Model.SYNC_3, None), (Model.REACT_1, ModelMode.HEAD)])
+def test_editing_the_face_region_equals_editing_the_whole_frame(model, mode, framed_talking_video, speech_wav,
+                                                                tmp_path, monkeypatch):
+    """The engine converts and edits only a box around the face: every tier's edits must fit in it."""
+    from tests.engine.features import capture_frames, skip_calibration
+
+    skip_calibration(monkeypatch)
+    opts = LipSyncOptions(model=model, sync_mode=SyncMode.CUT_OFF, **({"model_mode": mode} if mode else {}))
+
+    def frames() -> np.ndarray:
+        with capture_frames(monkeypatch) as store:
+            lipsync(framed_talking_video, speech_wav, tmp_path / "out.mp4", opts)
+        return np.stack(store)
+
+    boxed = frames()
+    monkeypatch.setattr(pipeline, "FACE_MARGIN", 100.0)
+    monkeypatch.setattr(pipeline, "HEAD_MARGIN", 100.0)
+    whole = frames()
+    source = np.stack([f.to_rgb(probe(framed_talking_video).color_matrix)
+                       for f in iter_yuv_frames(framed_talking_video)])[:len(whole)]
+    edited = np.any(whole != source, axis=-1)
+    assert edited.sum(axis=(1, 2)).max() > 200  # the edits are real
+    # Same edits; only float rounding differs (coordinates relative to another origin): a clipped edit
+    # would differ along the box edge in whole rows and columns.
+    differ = np.any(boxed != whole, axis=-1)
+    assert differ.sum() <= 0.005 * edited.sum()

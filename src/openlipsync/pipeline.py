@@ -28,15 +28,22 @@ from openlipsync.engine.selection import select_mouths
 from openlipsync.engine.tracking import FaceTrack, FaceTracker
 from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
 from openlipsync.errors import LipSyncError, NoFaceError
-from openlipsync.media import FrameWriter, iter_frames, load_audio
+from openlipsync.engine.warp import roi_box
+from openlipsync.media import FrameWriter, load_audio
 from openlipsync.media.audio import SAMPLE_RATE
+from openlipsync.media.decode import iter_yuv_frames
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline
-from openlipsync.options import ActiveSpeaker, LipSyncOptions, LipSyncResult, Model, ProgressCallback
+from openlipsync.media.yuv import Box, YuvFrame, even_box, frame_bytes
+from openlipsync.options import ActiveSpeaker, LipSyncOptions, LipSyncResult, Model, ModelMode, ProgressCallback
 
 log = logging.getLogger("openlipsync.pipeline")
 
 FRAME_CACHE_BYTES = 192 * 1024 * 1024  # decoded frames kept for bounce/loop re-reads
+# Edits reach at most this far beyond the face landmarks' box (× its larger side): lips, jaw, chin and
+# the feathered mask; react-1's head motion moves the whole head and a band around it.
+FACE_MARGIN = 0.35
+HEAD_MARGIN = 0.9
 # Tiers above lipsync-2-pro are not distinct engines yet; they use the lipsync-2-pro renderer.
 RETRIEVAL_TIERS = {Model.LIPSYNC_2: False, Model.LIPSYNC_2_PRO: True, Model.SYNC_3: True, Model.REACT_1: True}
 
@@ -73,7 +80,7 @@ class _Clock:
     def add(self, stage: str, dt: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
 
-    def timed(self, it: Iterator[np.ndarray], stage: str) -> Iterator[np.ndarray]:
+    def timed(self, it: Iterator[YuvFrame], stage: str) -> Iterator[YuvFrame]:
         """Wrap an iterator, charging the time spent producing each item to ``stage``."""
         while True:
             t0 = time.perf_counter()
@@ -92,19 +99,19 @@ class _SourceFrames:
 
     def __init__(self, info: MediaInfo, n_frames: int, clock: _Clock) -> None:
         self.info, self.n, self.clock = info, max(1, n_frames), clock
-        frame_bytes = max(1, info.width * info.height * 3)
-        self.capacity = max(2, min(self.n, FRAME_CACHE_BYTES // frame_bytes))
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._it: Iterator[np.ndarray] | None = None
+        size = max(1, frame_bytes(info.width, info.height))
+        self.capacity = max(2, min(self.n, FRAME_CACHE_BYTES // size))
+        self._cache: OrderedDict[int, YuvFrame] = OrderedDict()
+        self._it: Iterator[YuvFrame] | None = None
         self._pos = 0
 
     def _restart(self, start: int) -> None:
         if self._it is not None:
             self._it.close()  # type: ignore[attr-defined]
-        self._it = self.clock.timed(iter_frames(self.info, start_frame=start), "decode")
+        self._it = self.clock.timed(iter_yuv_frames(self.info, start_frame=start), "decode")
         self._pos = start
 
-    def get(self, k: int) -> np.ndarray:
+    def get(self, k: int) -> YuvFrame:
         k = int(min(max(k, 0), self.n - 1))
         if k in self._cache:
             self._cache.move_to_end(k)
@@ -137,15 +144,17 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
-    for i, frame in enumerate(clock.timed(iter_frames(info), "decode")):
+    for i, frame in enumerate(clock.timed(iter_yuv_frames(info), "decode")):
         with clock("track"):
-            faces = tracker.update(frame)
-        if library is not None:
+            faces = tracker.update(frame.preview_rgb())
+        for ident, lm in faces.items() if library is not None or occlusion is not None else ():
             with clock("library"):
-                library.offer(i, frame, faces)
-        if occlusion is not None:
-            with clock("occlusion"):
-                occlusion.offer(i, frame, faces)
+                view, lm_view, _ = face_view(frame, lm, info.color_matrix)
+                if library is not None:
+                    library.offer(i, view, {ident: lm_view})
+            if occlusion is not None:
+                with clock("occlusion"):
+                    occlusion.offer(i, view, {ident: lm_view})
         progress("analyse", min(1.0, (i + 1) / total))
     with clock("track"):
         track, choice = speaker.select_track(tracker, speaker_option or ActiveSpeaker(),
@@ -153,6 +162,19 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     if notes is not None and choice.method != "single_face":
         notes.append(choice.note())
     return track
+
+
+def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGIN) -> Box:
+    """The region of a ``width``×``height`` frame that an edit of the face ``lm`` may touch."""
+    size = float(np.ptp(lm, axis=0).max())
+    return even_box(roi_box(lm, (height, width), margin * size), width, height)
+
+
+def face_view(frame: YuvFrame, lm: np.ndarray, matrix: str, margin: float = FACE_MARGIN
+              ) -> tuple[np.ndarray, np.ndarray, Box]:
+    """(RGB of the face region, landmarks in its coordinates, the region) — stages edit only this."""
+    box = face_box(lm, frame.width, frame.height, margin)
+    return frame.to_rgb(matrix, box), (lm - np.array(box[:2], np.float32)).astype(np.float32), box
 
 
 def _own_envelope(info: MediaInfo, fps: float) -> Callable[[int], np.ndarray | None]:
@@ -264,10 +286,11 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
     reasons = [""] * n
     rendered = np.zeros(n, np.float32)
     frames = _SourceFrames(vis, track.frame_count, clock)
+    margin = HEAD_MARGIN if opts.model == Model.REACT_1 and opts.model_mode == ModelMode.HEAD else FACE_MARGIN
     try:
         with FrameWriter(inputs.output, width=vis.width, height=vis.height, fps=tl.fps,
                          audio=inputs.output_audio, crf=opts.crf, preset=opts.preset,
-                         color_matrix=vis.color_matrix) as writer:
+                         color_matrix=vis.color_matrix, yuv=True) as writer:
             for i in range(n):
                 s = int(min(tl.source_index[i], track.frame_count - 1))
                 frame = frames.get(s)
@@ -278,20 +301,23 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                 elif picks is not None and picks[i] < 0:
                     reasons[i] = str(track.reason[s]) or "no_mouth_match"
                 elif track.valid[s]:
-                    lm = track.landmarks[s]
+                    with clock("blend"):
+                        view, lm, box = face_view(frame, track.landmarks[s], vis.color_matrix, margin)
                     if picks is not None and isinstance(renderer, RetrievalRenderer):
-                        out, rendered[i] = renderer.render(frame, lm, track.pose[s], int(picks[i]), i,
-                                                           target=float(mouth_plan.opening[i]))
+                        edit, rendered[i] = renderer.render(view, lm, track.pose[s], int(picks[i]), i,
+                                                            target=float(mouth_plan.opening[i]))
                     else:
                         assert isinstance(renderer, WarpRenderer)
                         op, wd = float(mouth_plan.opening[i]), float(mouth_plan.width[i])
-                        out = renderer.render(frame, lm, op, wd)
+                        edit = renderer.render(view, lm, op, wd)
                         rendered[i] = op
                     if post is not None and post.active:
-                        out = post.apply(frame, out, lm, i, s, float(rendered[i]))
+                        edit = post.apply(view, edit, lm, i, s, float(rendered[i]))
                     if weight < 1.0:
-                        out = _mix(frame, out, weight)
+                        edit = _mix(view, edit, weight)
                         rendered[i] *= weight
+                    with clock("blend"):
+                        out = frame.with_rgb(vis.color_matrix, box, view, edit)
                     edited[i] = True
                 else:
                     reasons[i] = str(track.reason[s])

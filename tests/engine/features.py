@@ -17,17 +17,20 @@ import numpy as np
 import pytest
 
 from openlipsync import pipeline
-from openlipsync.media import FrameWriter, iter_frames, load_audio
+from openlipsync.media import FrameWriter, load_audio, probe
 from openlipsync.media.audio import SAMPLE_RATE
+from openlipsync.media.decode import iter_yuv_frames
+from openlipsync.media.yuv import YuvFrame
 
 
 class _Recorder:
-    """Stands in for ``FrameWriter`` inside ``pipeline``: keeps the frames instead of encoding them."""
+    """Stands in for ``FrameWriter`` inside ``pipeline``: keeps the frames (as RGB) instead of encoding them."""
 
     frames: list[np.ndarray]
 
-    def __init__(self, store: list[np.ndarray], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, store: list[np.ndarray], *args: Any, color_matrix: str = "bt601", **kwargs: Any) -> None:
         self.frames = store
+        self.matrix = color_matrix
 
     def __enter__(self) -> _Recorder:
         return self
@@ -35,8 +38,8 @@ class _Recorder:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def write(self, frame: np.ndarray) -> None:
-        self.frames.append(np.array(frame, copy=True))
+    def write(self, frame: np.ndarray | YuvFrame) -> None:
+        self.frames.append(frame.to_rgb(self.matrix) if isinstance(frame, YuvFrame) else np.array(frame, copy=True))
 
 
 @contextmanager
@@ -53,7 +56,9 @@ def skip_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def decoded(path: Path) -> np.ndarray:
-    return np.stack(list(iter_frames(path)))
+    """The frames of ``path`` as RGB, converted exactly as the recorder converts the engine's output."""
+    matrix = probe(path).color_matrix
+    return np.stack([f.to_rgb(matrix) for f in iter_yuv_frames(path)])
 
 
 def speech_openings(speech: Path, n: int, fps: float = 25.0) -> np.ndarray:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +14,10 @@ import numpy as np
 from openlipsync.errors import MediaError
 from openlipsync.media._ffmpeg import LOCAL_ONLY, binary
 from openlipsync.media.probe import MediaInfo, probe
+from openlipsync.media.yuv import YuvFrame, frame_bytes
 
 SWS_FLAGS = "accurate_rnd+full_chroma_int+bitexact"
+READ_AHEAD = 4  # frames decoded ahead of the caller
 
 
 def iter_frames(source: str | Path | MediaInfo, *, start_frame: int = 0) -> Iterator[np.ndarray]:
@@ -23,35 +28,83 @@ def iter_frames(source: str | Path | MediaInfo, *, start_frame: int = 0) -> Iter
     """
     info = source if isinstance(source, MediaInfo) else probe(source)
     w, h = info.width, info.height
-    frame_bytes = w * h * 3
     vf = f"scale=w={w}:h={h}:flags={SWS_FLAGS}:in_color_matrix={info.color_matrix},format=rgb24"
+    for buf in _raw_frames(info, vf, "rgb24", w * h * 3, start_frame):
+        yield buf.reshape(h, w, 3)
+
+
+def iter_yuv_frames(source: str | Path | MediaInfo, *, start_frame: int = 0) -> Iterator[YuvFrame]:
+    """Like ``iter_frames`` but yields the frames as yuv420p (limited range, the source's own matrix):
+    no colour conversion at all for the usual yuv420p input (see ``media.yuv``)."""
+    info = source if isinstance(source, MediaInfo) else probe(source)
+    w, h, m = info.width, info.height, info.color_matrix
+    vf = f"scale=w={w}:h={h}:flags={SWS_FLAGS}:in_color_matrix={m}:out_color_matrix={m}:out_range=tv," \
+         "format=yuv420p"
+    for buf in _raw_frames(info, vf, "yuv420p", frame_bytes(w, h), start_frame):
+        yield YuvFrame(buf, w, h)
+
+
+def _raw_frames(info: MediaInfo, vf: str, pix_fmt: str, size: int, start_frame: int) -> Iterator[np.ndarray]:
+    """Raw frame buffers (``(size,) uint8``, each its own array) from an ffmpeg rawvideo pipe."""
     if start_frame > 0:
         vf = f"select=gte(n\\,{start_frame})," + vf
     argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *LOCAL_ONLY, "-i", str(info.path),
             "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-vf", vf,
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+            "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
     if info.is_image:
         argv[argv.index("-fps_mode"):argv.index("-fps_mode") + 2] = ["-frames:v", "1"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=frame_bytes)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     assert proc.stdout is not None
+    # A reader thread keeps a few frames decoded ahead: the pipe alone holds 64 KiB, so without it
+    # ffmpeg would wait for the caller after every frame instead of decoding on the other core.
+    ready: queue.Queue[np.ndarray | None] = queue.Queue(READ_AHEAD)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                buf = np.empty(size, np.uint8)
+                if not _read_exactly(proc.stdout, memoryview(buf)):
+                    break
+                ready.put(buf)
+        except (OSError, ValueError):
+            pass
+        finally:
+            ready.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     count = 0
     try:
-        while True:
-            buf = proc.stdout.read(frame_bytes)
-            if len(buf) < frame_bytes:
-                break
+        while (buf := ready.get()) is not None:
             count += 1
-            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3).copy()
+            yield buf
     finally:
-        proc.stdout.close()
+        stop.set()
         if proc.poll() is None:
             proc.kill()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        reader.join()
+        proc.stdout.close()
         proc.wait()
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
     if count == 0 and start_frame == 0:
         raise MediaError(f"could not decode any frame from {info.path.name}", stderr=stderr)
+
+
+def _read_exactly(stream: object, view: memoryview) -> bool:
+    """Fill ``view`` from an unbuffered pipe; False at end of stream (a partial last frame is dropped)."""
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            return False
+        got += n
+    return True
 
 
 def read_image(path: str | Path) -> np.ndarray:
