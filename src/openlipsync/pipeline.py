@@ -27,8 +27,8 @@ from openlipsync.engine.report import build_report, speech_envelope
 from openlipsync.engine.selection import select_mouths
 from openlipsync.engine.tracking import FaceTrack, FaceTracker
 from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
-from openlipsync.errors import LipSyncError, NoFaceError
 from openlipsync.engine.warp import roi_box
+from openlipsync.errors import LipSyncError, NoFaceError
 from openlipsync.media import FrameWriter, load_audio
 from openlipsync.media.audio import SAMPLE_RATE
 from openlipsync.media.decode import iter_yuv_frames
