@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from openlipsync.engine import mesh, speaker, tiers
+from openlipsync.engine.audio.analysis import AudioAnalysis
 from openlipsync.engine.library import LibraryBuilder, MouthLibrary
 from openlipsync.engine.occlusion import OcclusionBuilder
 from openlipsync.engine.render_retrieval import RetrievalRenderer
@@ -29,6 +30,7 @@ from openlipsync.engine.tracking import FaceTrack, FaceTracker
 from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
 from openlipsync.engine.warp import roi_box
 from openlipsync.errors import LipSyncError, NoFaceError
+from openlipsync.forked import Forked
 from openlipsync.media import FrameWriter, load_audio
 from openlipsync.media.audio import SAMPLE_RATE
 from openlipsync.media.decode import iter_yuv_frames
@@ -199,25 +201,56 @@ def measured_shapes(track: FaceTrack) -> MouthShapes:
     return MouthShapes(np.nan_to_num(opening), np.nan_to_num(width), ok.copy())
 
 
-def calibration_for(info: MediaInfo, track: FaceTrack, fps: float) -> Calibration | None:
-    """The input video's own speech and mouth, when it has an audio track."""
+def calibration_for(info: MediaInfo, track: FaceTrack, fps: float, own: np.ndarray | None = None
+                    ) -> Calibration | None:
+    """The input video's own speech and mouth, when it has an audio track (``own``: already loaded)."""
     if info.is_image or not info.has_audio or track.valid.sum() < 2 * fps:
         return None
-    try:
-        own = load_audio(info)
-    except LipSyncError as exc:
-        log.warning("cannot read the video's own audio for calibration: %s", exc)
-        return None
+    if own is None:
+        try:
+            own = load_audio(info)
+        except LipSyncError as exc:
+            log.warning("cannot read the video's own audio for calibration: %s", exc)
+            return None
     return Calibration(own, SAMPLE_RATE, fps, measured_shapes(track))
 
 
-def plan(inputs: RunInputs, calibration: Calibration | None) -> MouthPlan:
+@dataclass(frozen=True)
+class AudioAhead:
+    """The audio work that does not depend on the face track, done while the video is analysed."""
+
+    driving: AudioAnalysis | None
+    own_audio: np.ndarray | None = None
+    own: AudioAnalysis | None = None
+
+
+def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
+    """Analyse the driving audio and the video's own speech (for calibration)."""
+    from openlipsync.engine.audio.calibrate import own_analysis
+    from openlipsync.engine.plan import driving_analysis
+
+    tl, vis = inputs.timeline, inputs.visual
+    if tl.frame_count <= 0:
+        return AudioAhead(None)
+    driving = driving_analysis(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count)
+    if vis.is_image or not vis.has_audio or vis.frame_count <= 0:
+        return AudioAhead(driving)
+    try:
+        own_audio = load_audio(vis)
+    except LipSyncError as exc:
+        log.warning("cannot read the video's own audio for calibration: %s", exc)
+        return AudioAhead(driving)
+    return AudioAhead(driving, own_audio, own_analysis(own_audio, SAMPLE_RATE, src_fps, vis.frame_count))
+
+
+def plan(inputs: RunInputs, calibration: Calibration | None, ahead: AudioAhead | None = None) -> MouthPlan:
     """Target mouth per output frame (engine.plan, owned by the audio stage)."""
     from openlipsync.engine.plan import plan_mouth
 
     tl = inputs.timeline
     return plan_mouth(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count, calibration=calibration,
-                      temperature=inputs.options.temperature)
+                      temperature=inputs.options.temperature, analysis=ahead.driving if ahead else None,
+                      own_analysis=ahead.own if ahead else None)
 
 
 def _renderer(model: Model, library: MouthLibrary | None) -> tuple[WarpRenderer | RetrievalRenderer, str]:
@@ -236,15 +269,22 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     builder = LibraryBuilder(src_fps) if wants_library else None
     speaker_notes: list[str] = []
     occ_builder = OcclusionBuilder() if opts.occlusion_detection else None
-    track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes, occ_builder)
-    track = tiers.prepare_track(opts.model, track)
-    if not track.valid.any():
-        reasons = sorted({r for r in track.reason if r})
-        raise NoFaceError(f"{vis.path.name}: no usable face in any frame ({', '.join(reasons) or 'no_face'})")
-    with clock("audio"):
-        calibration = calibration_for(vis, track, src_fps)
+    # the audio analysis holds the GIL (pocketsphinx): it runs in a child process during the video pass
+    audio_ahead = Forked(lambda: analyse_audio(inputs, src_fps))
+    try:
+        track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes, occ_builder)
+        track = tiers.prepare_track(opts.model, track)
+        if not track.valid.any():
+            reasons = sorted({r for r in track.reason if r})
+            raise NoFaceError(f"{vis.path.name}: no usable face in any frame "
+                              f"({', '.join(reasons) or 'no_face'})")
+        with clock("audio"):
+            ahead = audio_ahead.result()
+            calibration = calibration_for(vis, track, src_fps, ahead.own_audio)
+    finally:
+        audio_ahead.cancel()
     with clock("plan"):
-        mouth_plan = plan(inputs, calibration)
+        mouth_plan = plan(inputs, calibration, ahead)
     library = builder.finish(track) if builder is not None else None
     post = tiers.post_render(opts, mouth_plan, inputs.driving_audio, SAMPLE_RATE,
                              occ_builder.finish(track) if occ_builder is not None else None)

@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from openlipsync.engine.audio.analysis import analyse
+from openlipsync.engine.audio.analysis import AudioAnalysis, analyse
 from openlipsync.engine.audio.calibrate import PersonModel, fit_person
 from openlipsync.engine.audio.dynamics import shape_trajectory, temperature_gain
 from openlipsync.engine.audio.prior import REST_WIDTH, TYPICAL_OPEN, prior_openness, prior_width
@@ -33,21 +33,32 @@ MAX_LEVEL_GAIN = 2.0  # bound of the speaking-level match (see match_speaking_le
 
 def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
                calibration: Calibration | None = None, temperature: float = 0.5,
-               phones: bool = True) -> MouthPlan:
+               phones: bool = True, analysis: AudioAnalysis | None = None,
+               own_analysis: AudioAnalysis | None = None) -> MouthPlan:
     """Target mouth opening/width for ``n_frames`` output frames driven by ``audio`` (sample 0 = frame 0).
 
     ``audio`` is mono float32 at ``sr`` Hz; frames past its end are silence, audio past the last frame
     is ignored. ``calibration`` (the input video's own speech and measured mouth) personalises timing
     and scale; ``temperature`` 0..1 scales the excursions around the rest shape (0.5 = natural).
     ``phones=False`` skips pocketsphinx (its cost: ≈5 % of the audio duration in CPU time) for the
-    fastest tier (no bilabial closures are marked then).
+    fastest tier (no bilabial closures are marked then). ``analysis``/``own_analysis``: the results of
+    ``driving_analysis`` and ``calibrate.own_analysis`` when they were computed ahead (same arguments).
     """
     n = int(n_frames)
     if n <= 0 or not fps > 0:
         empty = np.zeros(max(n, 0), np.float32)
         return MouthPlan(float(fps), empty, empty.copy(), np.zeros(empty.size, bool), empty.copy())
     with _single_threaded_blas():
-        return _plan(audio, sr, float(fps), n, calibration, temperature, phones)
+        an = analysis if analysis is not None and analysis.frame_count == n \
+            else driving_analysis(audio, sr, float(fps), n, phones)
+        return _plan(an, float(fps), n, calibration, temperature, phones, own_analysis)
+
+
+def driving_analysis(audio: np.ndarray, sr: int, fps: float, n_frames: int, phones: bool = True) -> AudioAnalysis:
+    """The analysis of the driving audio that ``plan_mouth`` plans from."""
+    audio = np.asarray(audio)  # dtype kept: integer PCM is scaled in the analysis
+    audio = audio[: int(np.ceil(n_frames / fps * sr)) + 1] if audio.ndim == 1 else audio
+    return analyse(audio, sr, fps, n_frames, phones=phones)
 
 
 def _single_threaded_blas() -> contextlib.AbstractContextManager:
@@ -60,12 +71,9 @@ def _single_threaded_blas() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _plan(audio: np.ndarray, sr: int, fps: float, n: int, calibration: Calibration | None,
-          temperature: float, phones: bool) -> MouthPlan:
-    audio = np.asarray(audio)  # dtype kept: integer PCM is scaled in the analysis
-    audio = audio[: int(np.ceil(n / fps * sr)) + 1] if audio.ndim == 1 else audio
-    an = analyse(audio, sr, fps, n, phones=phones)
-    person = _fit(calibration, phones)
+def _plan(an: AudioAnalysis, fps: float, n: int, calibration: Calibration | None, temperature: float,
+          phones: bool, own_analysis: AudioAnalysis | None) -> MouthPlan:
+    person = _fit(calibration, phones, own_analysis)
 
     generic = prior_openness(an.features, an.speech, an.phones)  # 0..1
     width_offset = prior_width(an.phones, n)
@@ -121,11 +129,11 @@ def match_speaking_level(plan: MouthPlan, target_median: float, cap: float) -> N
     plan.opening[:] = np.minimum(scaled, max(cap, float(plan.opening.max()))).astype(np.float32)
 
 
-def _fit(calibration: Calibration | None, phones: bool) -> PersonModel | None:
+def _fit(calibration: Calibration | None, phones: bool, analysis: AudioAnalysis | None) -> PersonModel | None:
     if calibration is None:
         return None
     try:
-        return fit_person(calibration, phones=phones)
+        return fit_person(calibration, analysis, phones=phones)
     except (ValueError, IndexError, np.linalg.LinAlgError) as exc:  # a bad calibration must not fail the job
         log.warning("calibration ignored: %s", exc)
         return None

@@ -54,6 +54,7 @@ class BenchRow:
     ffmpeg_peak_rss_mib: float | None = None
     frames: int | None = None
     frames_edited: int | None = None
+    imports_seconds: float | None = None  # one-time engine imports, done before the timed run (warm worker)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
@@ -79,7 +80,7 @@ def synthetic_input(cache_dir: Path, height: int, seconds: float, fps: float = 2
     cache_dir.mkdir(parents=True, exist_ok=True)
     own = cache_dir / f"bench_own_speech_{seconds:g}s.wav"
     driving = cache_dir / f"bench_driving_speech_{seconds:g}s.wav"
-    video = cache_dir / f"bench_astronaut_{height}p{fps:g}_{seconds:g}s.mp4"
+    video = cache_dir / f"bench_talking_{height}p{fps:g}_{seconds:g}s.mp4"
     if not own.is_file():
         make_speech(own, seconds)
     if not driving.is_file():
@@ -118,6 +119,8 @@ def _row(inp: BenchInput, system: str, record: dict[str, object], floor_wall: fl
     row.realtime_factor = inp.seconds / wall if wall > 0 else None
     row.floor_ratio = wall / floor_wall if floor_wall else None
     row.frames_edited = record.get("frames_edited")  # type: ignore[assignment]
+    imports = record.get("imports")
+    row.imports_seconds = round(float(imports), 2) if isinstance(imports, (int, float)) else None
     stages = record.get("stage_seconds")
     row.stage_seconds = {str(k): float(v) for k, v in stages.items()} if isinstance(stages, dict) else {}
     return row

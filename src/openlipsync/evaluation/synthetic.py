@@ -5,7 +5,7 @@ in scikit-image, speech from espeak-ng.
   their timing is known; the mouth is opened with the harness's simple warp following a per-syllable
   vowel target. Its "real mouth" is therefore synthetic: it proves the harness runs end to end on a fresh
   clone, it is not evidence of realism.
-- ``make_bench_video``: the portrait with head motion at 720p/1080p with a realistically sized face.
+- ``make_bench_video``: the portrait talking, with head motion, at 720p/1080p with a realistically sized face.
 """
 
 from __future__ import annotations
@@ -128,9 +128,15 @@ def make_bench_video(path: Path, *, height: int = 720, seconds: float = 10.0, fp
                      audio: Path | None = None) -> Path:
     """The portrait moving slowly in a 16:9 frame of ``height`` rows; the face is ~1/3 of the frame height.
 
+    With ``audio`` the face also talks: its mouth opens with the loudness of that speech, so the clip
+    has the range of mouth shapes a real talking-head video has (the retrieval tiers need them).
     The background is a blurred, enlarged copy of the photo so the encoder sees natural texture everywhere.
     """
     import cv2
+
+    from openlipsync.evaluation.landmarks import DlibLandmarker
+    from openlipsync.evaluation.metrics import inter_ocular
+    from openlipsync.evaluation.mouth_warp import warp_mouth
 
     width = int(round(height * 16 / 9 / 2)) * 2
     photo = astronaut_portrait()
@@ -138,23 +144,27 @@ def make_bench_video(path: Path, *, height: int = 720, seconds: float = 10.0, fp
     side = int(round(height / 3 / 125 * 320))
     face = cv2.resize(photo, (side, side), interpolation=cv2.INTER_CUBIC)
     bg = cv2.GaussianBlur(cv2.resize(photo, (width, height), interpolation=cv2.INTER_LINEAR), (0, 0), 9)
-    canvas = bg.copy()
     x0, y0 = (width - side) // 2, max(0, (height - side) // 2 - height // 12)
-    canvas[y0:y0 + side, x0:x0 + side] = face
     n = int(round(seconds * fps))
+    opening, marks, iod = np.zeros(n), np.zeros((68, 2)), 0.0
+    if audio is not None:
+        opening = _loudness_opening(load_audio(audio), fps, n)
+        marks = DlibLandmarker()(face)
+        iod = float(inter_ocular(marks[None])[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     with FrameWriter(path, width=width, height=height, fps=fps, audio=audio, crf=18) as writer:
         for i in range(n):
+            canvas = bg.copy()
+            canvas[y0:y0 + side, x0:x0 + side] = warp_mouth(face, marks, opening[i] * 0.4 * iod) \
+                if opening[i] > 0 else face
             writer.write(_head_motion(canvas, i, fps, amplitude=height * 0.01))
     return path
 
 
-def make_speech(path: Path, seconds: float, text: str = BENCH_TEXT) -> Path:
-    """espeak-ng speech padded/trimmed to exactly ``seconds`` (the text repeats as needed)."""
-    words_per_second = 2.6
-    repeats = max(1, math.ceil(seconds * words_per_second / max(len(text.split()), 1)))
-    with tempfile.TemporaryDirectory(prefix="openlipsync-tts-") as tmp:
-        raw = synthesize((text * repeats).strip()[:4900], Path(tmp) / "raw.wav", words_per_minute=160)
-        samples = load_audio(raw)
-    n = int(round(seconds * SR))
-    return write_wav(path, np.tile(samples, math.ceil(n / max(len(samples), 1)))[:n])
+def _loudness_opening(audio: np.ndarray, fps: float, n: int, sr: int = 16_000) -> np.ndarray:
+    """(n,) mouth opening 0..1 per frame following the speech loudness (silence → closed)."""
+    hop = sr / fps
+    rms = np.array([np.sqrt(np.mean(audio[int(i * hop):int((i + 1) * hop)] ** 2) + 1e-12)
+                    if int(i * hop) < audio.size else 0.0 for i in range(n)])
+    level = np.clip((np.log10(rms + 1e-5) + 2.6) / 1.4, 0.0, 1.0)
+    return np.convolve(level, np.ones(3) / 3, mode="same")

@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from openlipsync import errors
+from openlipsync.engine.preload import HEAVY_MODULES
 from openlipsync.errors import EngineError, JobTimeoutError, LipSyncError
 
 log = logging.getLogger("openlipsync.security")
 
 DEFAULT_TARGET = "openlipsync.lipsync:lipsync"
 _POLL_SECONDS = 0.2
-_PRELOAD = ["openlipsync.lipsync"]
+# the fork server imports the engine's heavy dependencies once; every job's child inherits them
+_PRELOAD = ["openlipsync.lipsync", *HEAVY_MODULES]
 
 
 def _load(target: str) -> Callable[..., Any]:

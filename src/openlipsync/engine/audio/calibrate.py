@@ -85,12 +85,16 @@ def person_range(cal: Calibration, speech: np.ndarray) -> PersonRange | None:
 
 def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phones: bool = True
                ) -> PersonModel | None:
-    """Fit the person model, or None when the calibration has no usable measured frames."""
+    """Fit the person model, or None when the calibration has no usable measured frames.
+
+    ``analysis``: ``own_analysis`` of the calibration audio computed ahead (used when it covers
+    exactly the calibration frames)."""
     cal = _trimmed(cal)
     n = int(cal.shapes.opening.size)
     if n < 10 or not cal.fps > 0:
         return None
-    an = analysis or analyse(cal.audio, cal.sr, cal.fps, n, phones=phones)
+    an = analysis if analysis is not None and analysis.frame_count == n \
+        else analyse(cal.audio, cal.sr, cal.fps, n, phones=phones)
     rng = person_range(cal, an.speech)
     if rng is None:
         return None
@@ -119,6 +123,15 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g)",
              speech_seconds, r_o, lam_o, r_w, lam_w)
     return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map, lag / cal.fps)
+
+
+def own_analysis(audio: np.ndarray, sr: int, fps: float, n_frames: int, *, phones: bool = True) -> AudioAnalysis:
+    """The analysis ``fit_person`` needs for a video of ``n_frames`` frames whose own audio is ``audio``."""
+    n = min(int(n_frames), int(MAX_SECONDS * fps)) if fps > 0 else int(n_frames)
+    audio = np.asarray(audio)
+    if fps > 0 and audio.ndim == 1:
+        audio = audio[: int(np.ceil(n / fps * sr)) + 1]
+    return analyse(audio, sr, fps, n, phones=phones)
 
 
 def shift_rows(x: np.ndarray, lag: int) -> np.ndarray:
