@@ -168,3 +168,14 @@ def _loudness_opening(audio: np.ndarray, fps: float, n: int, sr: int = 16_000) -
                     if int(i * hop) < audio.size else 0.0 for i in range(n)])
     level = np.clip((np.log10(rms + 1e-5) + 2.6) / 1.4, 0.0, 1.0)
     return np.convolve(level, np.ones(3) / 3, mode="same")
+
+
+def make_speech(path: Path, seconds: float, text: str = BENCH_TEXT) -> Path:
+    """espeak-ng speech padded/trimmed to exactly ``seconds`` (the text repeats as needed)."""
+    words_per_second = 2.6
+    repeats = max(1, math.ceil(seconds * words_per_second / max(len(text.split()), 1)))
+    with tempfile.TemporaryDirectory(prefix="openlipsync-tts-") as tmp:
+        raw = synthesize((text * repeats).strip()[:4900], Path(tmp) / "raw.wav", words_per_minute=160)
+        samples = load_audio(raw)
+    n = int(round(seconds * SR))
+    return write_wav(path, np.tile(samples, math.ceil(n / max(len(samples), 1)))[:n])
