@@ -48,3 +48,52 @@ def test_cancel_stops_a_child_that_is_still_running() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     job.cancel()  # idempotent
+
+
+def test_forked_map_returns_results_in_submission_order_from_several_processes() -> None:
+    from openlipsync.forked import ForkedMap
+
+    seen = {"n": 0}
+
+    def work(x: int) -> tuple[int, int]:
+        seen["n"] += 1
+        return x * x, os.getpid()
+
+    pool = ForkedMap(work, 2, finish=lambda: seen["n"])
+    out = []
+    for x in range(20):
+        pool.submit(x)
+        if pool.pending > 3:
+            out.append(pool.result())
+    while pool.pending:
+        out.append(pool.result())
+    assert [v for v, _ in out] == [x * x for x in range(20)]
+    assert len({pid for _, pid in out}) == 2 and os.getpid() not in {pid for _, pid in out}
+    assert sorted(pool.close()) == [10, 10]  # each worker's own count, round robin
+
+
+def test_forked_map_raises_a_worker_error_and_can_be_terminated() -> None:
+    from openlipsync.forked import ForkedMap, WorkerError
+
+    def work(x: int) -> int:
+        if x == 3:
+            raise ValueError("frame 3 is bad")
+        return x
+
+    pool = ForkedMap(work, 2)
+    for x in range(5):
+        pool.submit(x)
+    assert [pool.result() for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(WorkerError, match="frame 3 is bad"):
+        pool.result()
+    pool.terminate()
+
+
+def test_forked_map_reports_a_worker_that_died() -> None:
+    from openlipsync.forked import ForkedMap, WorkerError
+
+    pool = ForkedMap(lambda x: os._exit(3), 1)
+    pool.submit(1)
+    with pytest.raises(WorkerError, match="died"):
+        pool.result()
+    pool.terminate()

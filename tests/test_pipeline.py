@@ -212,3 +212,21 @@ def test_editing_the_face_region_equals_editing_the_whole_frame(model, mode, fra
     # would differ along the box edge in whole rows and columns.
     differ = np.any(boxed != whole, axis=-1)
     assert differ.sum() <= 0.005 * edited.sum()
+
+
+@pytest.mark.parametrize("model", [Model.LIPSYNC_1_9, Model.LIPSYNC_2])
+def test_render_workers_give_the_same_frames_as_rendering_inline(model, framed_talking_video, speech_wav,
+                                                                 tmp_path, monkeypatch):
+    from tests.engine.features import capture_frames, skip_calibration
+
+    skip_calibration(monkeypatch)
+    opts = LipSyncOptions(model=model, sync_mode=SyncMode.CUT_OFF)
+
+    def frames(workers: str) -> np.ndarray:
+        monkeypatch.setenv("OPENLIPSYNC_RENDER_WORKERS", workers)
+        with capture_frames(monkeypatch) as store:
+            lipsync(framed_talking_video, speech_wav, tmp_path / "out.mp4", opts)
+        return np.stack(store)
+
+    assert pipeline.render_workers(100) >= 1
+    assert np.array_equal(frames("1"), frames("2"))

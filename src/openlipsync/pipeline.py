@@ -9,12 +9,14 @@ streams them to the encoder. Memory stays flat in the video length.
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,8 +31,8 @@ from openlipsync.engine.selection import select_mouths
 from openlipsync.engine.tracking import FaceTrack, FaceTracker
 from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
 from openlipsync.engine.warp import roi_box
-from openlipsync.errors import LipSyncError, NoFaceError
-from openlipsync.forked import Forked
+from openlipsync.errors import EngineError, LipSyncError, NoFaceError
+from openlipsync.forked import Forked, ForkedMap, WorkerError
 from openlipsync.media import FrameWriter, load_audio
 from openlipsync.media.audio import SAMPLE_RATE
 from openlipsync.media.decode import iter_yuv_frames
@@ -38,14 +40,18 @@ from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline
 from openlipsync.media.yuv import Box, YuvFrame, even_box, frame_bytes
 from openlipsync.options import ActiveSpeaker, LipSyncOptions, LipSyncResult, Model, ModelMode, ProgressCallback
+from openlipsync.prefetch import prefetched
 
 log = logging.getLogger("openlipsync.pipeline")
+_T = TypeVar("_T")
 
 FRAME_CACHE_BYTES = 192 * 1024 * 1024  # decoded frames kept for bounce/loop re-reads
 # Edits reach at most this far beyond the face landmarks' box (× its larger side): lips, jaw, chin and
 # the feathered mask; react-1's head motion moves the whole head and a band around it.
 FACE_MARGIN = 0.35
 HEAD_MARGIN = 0.9
+MAX_RENDER_WORKERS = 4
+MIN_FRAMES_TO_FORK = 12
 # Tiers above lipsync-2-pro are not distinct engines yet; they use the lipsync-2-pro renderer.
 RETRIEVAL_TIERS = {Model.LIPSYNC_2: False, Model.LIPSYNC_2_PRO: True, Model.SYNC_3: True, Model.REACT_1: True}
 
@@ -82,7 +88,7 @@ class _Clock:
     def add(self, stage: str, dt: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
 
-    def timed(self, it: Iterator[YuvFrame], stage: str) -> Iterator[YuvFrame]:
+    def timed(self, it: Iterator[_T], stage: str) -> Iterator[_T]:
         """Wrap an iterator, charging the time spent producing each item to ``stage``."""
         while True:
             t0 = time.perf_counter()
@@ -146,9 +152,12 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
-    for i, frame in enumerate(clock.timed(iter_yuv_frames(info), "decode")):
+    # the face mesh of frame k+1 runs in a thread (MediaPipe releases the GIL) while frame k is assigned,
+    # smoothed and offered to the library here
+    observed = prefetched(((f, tracker.observe(f.preview_rgb())) for f in iter_yuv_frames(info)), 2)
+    for i, (frame, observation) in enumerate(clock.timed(observed, "track")):
         with clock("track"):
-            faces = tracker.update(frame.preview_rgb())
+            faces = tracker.assign(observation)
         for ident, lm in faces.items() if library is not None or occlusion is not None else ():
             with clock("library"):
                 view, lm_view, _ = face_view(frame, lm, info.color_matrix)
@@ -314,57 +323,155 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
                          stage)
 
 
+@dataclass(frozen=True)
+class _Edit:
+    """One face region to edit: output frame ``i`` made from source frame ``s``."""
+
+    i: int
+    s: int
+    view: np.ndarray  # RGB of the face box
+    lm: np.ndarray  # landmarks in box coordinates
+    prev: int  # library entry shown on output frame i - 1 (-1: none), for the cross-fade
+    weight: float
+
+
+class _Editor:
+    """Edits face regions: the mouth render, then the tier's post stages and the segment weight.
+
+    It keeps no state from frame to frame, so render worker processes can share the frames out."""
+
+    def __init__(self, renderer: WarpRenderer | RetrievalRenderer, picks: np.ndarray | None, track: FaceTrack,
+                 mouth_plan: MouthPlan, post: tiers.PostRender | None) -> None:
+        self.renderer, self.picks, self.track, self.plan, self.post = renderer, picks, track, mouth_plan, post
+
+    def __call__(self, job: _Edit) -> tuple[np.ndarray, float]:
+        if self.picks is not None and isinstance(self.renderer, RetrievalRenderer):
+            edit, opening = self.renderer.render(job.view, job.lm, self.track.pose[job.s], int(self.picks[job.i]),
+                                                 job.prev, target=float(self.plan.opening[job.i]))
+        else:
+            assert isinstance(self.renderer, WarpRenderer)
+            opening, width = float(self.plan.opening[job.i]), float(self.plan.width[job.i])
+            edit = self.renderer.render(job.view, job.lm, opening, width)
+        if self.post is not None and self.post.active:
+            edit = self.post.apply(job.view, edit, job.lm, job.i, job.s, opening)
+        if job.weight < 1.0:
+            edit = _mix(job.view, edit, job.weight)
+            opening *= job.weight
+        return edit, opening
+
+    def counters(self) -> dict[str, float]:
+        """Time and counts accumulated by this editor (collected from each render worker)."""
+        out = {"render": self.renderer.times.render, "blend": self.renderer.times.blend}
+        for name in ("jaw", "expression", "occlusion"):
+            stage = getattr(self.post, name, None)
+            if stage is not None:
+                out[name] = stage.seconds
+        if self.post is not None and self.post.occlusion is not None:
+            out["occluded"] = self.post.occlusion.frames_occluded
+            out["kept"] = self.post.occlusion.frames_kept
+        return out
+
+    def add(self, counters: dict[str, float]) -> None:
+        """Add a worker's ``counters()`` to this editor's."""
+        self.renderer.times.render += counters.get("render", 0.0)
+        self.renderer.times.blend += counters.get("blend", 0.0)
+        for name in ("jaw", "expression", "occlusion"):
+            stage = getattr(self.post, name, None)
+            if stage is not None:
+                stage.seconds += counters.get(name, 0.0)
+        if self.post is not None and self.post.occlusion is not None:
+            self.post.occlusion.frames_occluded += int(counters.get("occluded", 0))
+            self.post.occlusion.frames_kept += int(counters.get("kept", 0))
+
+
+def render_workers(frames_to_edit: int) -> int:
+    """Processes that render in parallel: one per available core (at most MAX_RENDER_WORKERS, and
+    ``OPENLIPSYNC_RENDER_WORKERS`` when set); short runs render inline (forking is not worth it)."""
+    env = os.environ.get("OPENLIPSYNC_RENDER_WORKERS", "").strip()
+    if env.isdigit():
+        wanted = int(env)
+    else:
+        wanted = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                     MAX_RENDER_WORKERS)
+    return 1 if frames_to_edit < MIN_FRAMES_TO_FORK or not hasattr(os, "fork") else max(1, wanted)
+
+
 def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                  renderer: WarpRenderer | RetrievalRenderer, picks: np.ndarray | None, clock: _Clock,
                  progress: ProgressCallback, post: tiers.PostRender | None = None
                  ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Pass 2: decode in output order, edit frames with a usable face, encode. Returns per output frame
-    (edited?, pass-through reason, rendered mouth opening)."""
+    (edited?, pass-through reason, rendered mouth opening).
+
+    The face regions are edited by render worker processes (forked, so they share the library and the
+    plan) while this process decodes, converts and encodes; results are written in order."""
     tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
     n = tl.frame_count
     edited = np.zeros(n, bool)
     reasons = [""] * n
     rendered = np.zeros(n, np.float32)
-    frames = _SourceFrames(vis, track.frame_count, clock)
+    src = np.minimum(tl.source_index[:n], track.frame_count - 1).astype(int)
+    weights = np.ones(n, np.float32) if inputs.edit_weight is None else np.asarray(inputs.edit_weight, np.float32)
+    usable = (weights > 0) & track.valid[src] & (picks >= 0 if picks is not None else True)
     margin = HEAD_MARGIN if opts.model == Model.REACT_1 and opts.model_mode == ModelMode.HEAD else FACE_MARGIN
+    editor = _Editor(renderer, picks, track, mouth_plan, post)
+    workers = render_workers(int(usable.sum()))
+    # (no cv2.setNumThreads in the workers: after a fork it waits forever on the parent's thread pool)
+    pool = ForkedMap(editor, workers, finish=editor.counters) if workers > 1 else None
+    window = 2 * workers + 2  # frames in flight: enough to keep every worker busy, memory stays flat
+    pending: deque[tuple[int, YuvFrame, Box | None, np.ndarray | None, _Edit | None]] = deque()
+    frames = _SourceFrames(vis, track.frame_count, clock)
+    written = 0
+
+    def write_oldest(writer: FrameWriter) -> None:
+        nonlocal written
+        i, frame, box, view, job = pending.popleft()
+        out = frame
+        if job is not None:
+            edit, rendered[i] = pool.result() if pool is not None else editor(job)
+            with clock("blend"):
+                out = frame.with_rgb(vis.color_matrix, box, view, edit)  # type: ignore[arg-type]
+        with clock("encode"):
+            writer.write(out)
+        written += 1
+        progress("render", written / n)
+
     try:
         with FrameWriter(inputs.output, width=vis.width, height=vis.height, fps=tl.fps,
                          audio=inputs.output_audio, crf=opts.crf, preset=opts.preset,
                          color_matrix=vis.color_matrix, yuv=True) as writer:
+            prev = -1
             for i in range(n):
-                s = int(min(tl.source_index[i], track.frame_count - 1))
+                s = int(src[i])
                 frame = frames.get(s)
-                out = frame
-                weight = 1.0 if inputs.edit_weight is None else float(inputs.edit_weight[i])
-                if weight <= 0.0:
+                job = None
+                if weights[i] <= 0.0:
                     reasons[i] = "outside_segments"
                 elif picks is not None and picks[i] < 0:
                     reasons[i] = str(track.reason[s]) or "no_mouth_match"
-                elif track.valid[s]:
+                elif not track.valid[s]:
+                    reasons[i] = str(track.reason[s])
+                else:
                     with clock("blend"):
                         view, lm, box = face_view(frame, track.landmarks[s], vis.color_matrix, margin)
-                    if picks is not None and isinstance(renderer, RetrievalRenderer):
-                        edit, rendered[i] = renderer.render(view, lm, track.pose[s], int(picks[i]), i,
-                                                            target=float(mouth_plan.opening[i]))
-                    else:
-                        assert isinstance(renderer, WarpRenderer)
-                        op, wd = float(mouth_plan.opening[i]), float(mouth_plan.width[i])
-                        edit = renderer.render(view, lm, op, wd)
-                        rendered[i] = op
-                    if post is not None and post.active:
-                        edit = post.apply(view, edit, lm, i, s, float(rendered[i]))
-                    if weight < 1.0:
-                        edit = _mix(view, edit, weight)
-                        rendered[i] *= weight
-                    with clock("blend"):
-                        out = frame.with_rgb(vis.color_matrix, box, view, edit)
+                    job = _Edit(i, s, view, lm, prev, float(weights[i]))
                     edited[i] = True
-                else:
-                    reasons[i] = str(track.reason[s])
-                with clock("encode"):
-                    writer.write(out)
-                progress("render", (i + 1) / n)
+                    if pool is not None:
+                        pool.submit(job)
+                prev = int(picks[i]) if picks is not None and job is not None else -1
+                pending.append((i, frame, box if job else None, view if job else None, job))
+                while pending and (pool is None or pending[0][4] is None or pool.pending >= window):
+                    write_oldest(writer)
+            while pending:
+                write_oldest(writer)
+        if pool is not None:
+            for counters in pool.close():
+                editor.add(counters)  # type: ignore[arg-type]
+    except WorkerError as exc:
+        raise EngineError(f"rendering failed: {exc}") from exc
     finally:
+        if pool is not None:
+            pool.terminate()
         frames.close()
     return edited, reasons, rendered
 

@@ -36,7 +36,7 @@ def test_showing_a_frame_its_own_mouth_changes_almost_nothing(analysed):
     renderer = RetrievalRenderer(lib)
     for k in (10, 30):
         entry = int(np.where(lib.src == k)[0][0])
-        out, opening = renderer.render(frames[k], track.landmarks[k], track.pose[k], entry, k)
+        out, opening = renderer.render(frames[k], track.landmarks[k], track.pose[k], entry)
         assert abs(opening - float(lib.opening[entry])) < 1e-6
         diff = np.abs(out.astype(int) - frames[k])
         assert diff.mean() < 0.5 and np.percentile(diff, 99.9) < 40
@@ -47,7 +47,7 @@ def test_another_frames_mouth_is_placed_on_the_current_face(analysed):
     closed = int(np.argmin(lib.opening))
     wide = int(np.argmax(lib.opening))
     k = int(lib.src[closed])
-    out, _ = RetrievalRenderer(lib, pro=True).render(frames[k], track.landmarks[k], track.pose[k], wide, k)
+    out, _ = RetrievalRenderer(lib, pro=True).render(frames[k], track.landmarks[k], track.pose[k], wide)
     src_wide = frames[int(lib.src[wide])]
     box = (slice(130, 165), slice(120, 175))
     # the closed frame now looks like the wide-open one around the mouth

@@ -29,4 +29,5 @@ def test_bench_prints_floor_and_model_rows(tmp_path: Path):
     assert engine["frames"] == 40 and engine["realtime_factor"] > 0
     assert engine["floor_ratio"] == engine["wall"] / floor["wall"]
     assert engine["peak_rss_mib"] > 30 and engine["ffmpeg_peak_rss_mib"] > 0
+    assert engine["tree_pss_mib"] > 30
     assert "encode" in engine["stage_seconds"] or "decode" in engine["stage_seconds"]

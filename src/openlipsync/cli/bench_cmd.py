@@ -30,16 +30,17 @@ def _table(rows: list) -> object:  # type: ignore[type-arg]
 
     table = Table(title="openlipsync bench", title_justify="left", header_style="bold")
     for name in ("input", "size", "system", "video s", "wall s", "× real time", "× floor", "peak RSS MiB",
-                 "ffmpeg MiB", "imports s", "stages (s)"):
+                 "child MiB", "tree PSS MiB", "imports s", "stages (s)"):
         table.add_column(name, justify="left" if name in ("input", "size", "system", "stages (s)") else "right")
     for r in rows:
         if r.error:
             table.add_row(r.input, r.resolution, r.system, f"{r.video_seconds:.1f}",
-                          f"[red]error: {r.error[:80]}[/red]", "", "", _fmt(r.peak_rss_mib, ".0f"), "", "", "")
+                          f"[red]error: {r.error[:80]}[/red]", "", "", _fmt(r.peak_rss_mib, ".0f"), "", "", "", "")
             continue
         table.add_row(r.input, r.resolution, r.system, f"{r.video_seconds:.1f}", _fmt(r.wall, ".2f"),
                       _fmt(r.realtime_factor, ".2f"), _fmt(r.floor_ratio, ".2f"), _fmt(r.peak_rss_mib, ".0f"),
-                      _fmt(r.ffmpeg_peak_rss_mib, ".0f"), _fmt(r.imports_seconds, ".1f"), _stages(r.stage_seconds))
+                      _fmt(r.ffmpeg_peak_rss_mib, ".0f"), _fmt(r.tree_pss_mib, ".0f"), _fmt(r.imports_seconds, ".1f"),
+                      _stages(r.stage_seconds))
     return table
 
 
@@ -71,7 +72,8 @@ def bench_cmd(inputs: tuple[Path, ...], models: str, synthetic: str, seconds: fl
     Columns:
       × real time   video seconds per wall second (≥ 1 is faster than real time)
       × floor       wall time / the floor's wall time on the same input in this run
-      peak RSS      the Python process's peak resident memory; ffmpeg = its largest ffmpeg child
+      peak RSS      the Python process's peak resident memory; child = its largest child (ffmpeg or a
+                    render worker); tree PSS = peak proportional memory of the whole process tree
       imports s     the engine's one-time imports, done before the clock starts, as in a warm worker
       stages        LipSyncResult.stage_seconds (decode, track, audio, plan, render, blend, encode, ...)
     Timings are wall clock on a shared machine: compare rows of one run, not runs on different days.

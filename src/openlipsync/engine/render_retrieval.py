@@ -64,7 +64,6 @@ class RetrievalRenderer:
     library: MouthLibrary
     pro: bool = False
     times: RenderTimes = field(default_factory=RenderTimes)
-    _prev: tuple[int, int] | None = None  # (output index, entry) of the last rendered frame
     _residual: WarpRenderer = field(default_factory=WarpRenderer)
 
     def _patch(self, entry: int, m_frame_to_canon: np.ndarray, offset: np.ndarray, size: tuple[int, int]
@@ -79,13 +78,12 @@ class RetrievalRenderer:
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         return patch, cover
 
-    def _cross_fade(self, patch: np.ndarray, entry: int, t: int, m: np.ndarray, offset: np.ndarray,
+    def _cross_fade(self, patch: np.ndarray, entry: int, prev: int, m: np.ndarray, offset: np.ndarray,
                     size: tuple[int, int], base: np.ndarray, ring: np.ndarray) -> np.ndarray:
         """Soften a jump between non-consecutive library frames: mix in half of the previous pick on the
         first frame after the jump, but only between similar shapes (otherwise the teeth would double)."""
-        if self._prev is None or self._prev[0] != t - 1:
+        if prev < 0:
             return patch
-        prev = self._prev[1]
         lib = self.library
         if prev == entry or lib.src[entry] == lib.src[prev] + 1:
             return patch
@@ -96,9 +94,12 @@ class RetrievalRenderer:
         old = blend.match_colour(old, base, ring)
         return cv2.addWeighted(patch, 0.5, old, 0.5, 0.0)
 
-    def render(self, frame: np.ndarray, lm: np.ndarray, pose: np.ndarray, entry: int, t: int,
+    def render(self, frame: np.ndarray, lm: np.ndarray, pose: np.ndarray, entry: int, prev: int = -1,
                target: float | None = None) -> tuple[np.ndarray, float]:
         """A copy of ``frame`` showing library mouth ``entry``; also returns the rendered opening.
+
+        ``prev``: the entry shown on the previous output frame (-1 when that frame was not rendered
+        from the library): a jump from it is cross-faded. Stateless, so frames can render in any order.
 
         With ``target`` (planned opening), the pasted mouth is then warped by the small residual
         between its own opening and the plan (at most ``MAX_RESIDUAL``), so the mouth follows the plan
@@ -133,7 +134,7 @@ class RetrievalRenderer:
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
         else:
             patch = blend.match_colour(patch, base, ring)
-        patch = self._cross_fade(patch, entry, t, m, region.offset, size, base, ring)
+        patch = self._cross_fade(patch, entry, prev, m, region.offset, size, base, ring)
         t1 = time.perf_counter()
         blend_fn = blend.laplacian_blend if self.pro else blend.alpha_blend
         mouth = blend_fn(base, patch, alpha)
@@ -141,7 +142,6 @@ class RetrievalRenderer:
         out[y0:y1, x0:x1] = blend.alpha_blend(roi, mouth, region.mask)
         self.times.render += t1 - t0
         self.times.blend += time.perf_counter() - t1
-        self._prev = (t, entry)
         if target is not None:
             want = float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL))
             if abs(want - opening) * d >= 0.5:

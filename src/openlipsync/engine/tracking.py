@@ -45,6 +45,14 @@ class _Identity:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """What the detector saw in one frame: a scene cut before it, and the raw (478, 2) meshes."""
+
+    cut: bool
+    faces: list[np.ndarray]
+
+
+@dataclass(frozen=True)
 class FaceTrack:
     """Landmarks of the edited face per source frame.
 
@@ -103,6 +111,7 @@ class FaceTracker:
         self.detector = detector or FaceMesh()
         self._ids: list[_Identity] = []
         self._prev_thumb: np.ndarray | None = None
+        self._observed = 0
         self._cuts: list[bool] = []
         self._counts: list[int] = []
         self._n = 0
@@ -110,21 +119,32 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray) -> dict[int, np.ndarray]:
         """Track faces in the next frame; returns {identity: smoothed (478,2) landmarks} for this frame."""
-        i = self._n
-        self._n += 1
+        return self.assign(self.observe(frame))
+
+    def observe(self, frame: np.ndarray) -> Observation:
+        """Scene-cut check and face mesh of the next frame. ``observe`` of frame k+1 may run (in another
+        thread) while ``assign`` handles frame k: the two share no state."""
+        i = self._observed
+        self._observed += 1
         thumb = _thumb(frame)
         cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > SCENE_CUT_DIFF
         self._prev_thumb = thumb
         if cut:
             log.info("scene cut at frame %d: tracking reset", i)
             self.detector.reset()
+        return Observation(cut, self.detector.detect(frame))
+
+    def assign(self, observation: Observation) -> dict[int, np.ndarray]:
+        """Give the observed faces their identities and smooth their landmarks (frames in order)."""
+        i = self._n
+        self._n += 1
+        if observation.cut:
             for ident in self._ids:
                 ident.filt.reset()
-        self._cuts.append(cut)
-        faces = self.detector.detect(frame)
-        self._counts.append(len(faces))
+        self._cuts.append(observation.cut)
+        self._counts.append(len(observation.faces))
         out: dict[int, np.ndarray] = {}
-        for lm in faces:
+        for lm in observation.faces:
             ident = self._match(lm, i)
             d = float(mesh.interocular(lm))
             smooth = ident.filt(lm / max(d, 1.0)) * max(d, 1.0)

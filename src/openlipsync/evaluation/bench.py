@@ -51,6 +51,7 @@ class BenchRow:
     realtime_factor: float | None = None  # video seconds per wall second
     floor_ratio: float | None = None  # wall / floor wall
     peak_rss_mib: float | None = None
+    tree_pss_mib: float | None = None  # sampled peak PSS of the run's whole process tree
     ffmpeg_peak_rss_mib: float | None = None
     frames: int | None = None
     frames_edited: int | None = None
@@ -111,6 +112,8 @@ def _row(inp: BenchInput, system: str, record: dict[str, object], floor_wall: fl
     rss, ff = record.get("peak_rss_kib"), record.get("ffmpeg_peak_rss_kib")
     row.peak_rss_mib = round(int(rss) / 1024, 1) if isinstance(rss, int) else None
     row.ffmpeg_peak_rss_mib = round(int(ff) / 1024, 1) if isinstance(ff, int) else None
+    tree = record.get("tree_peak_pss_kib")
+    row.tree_pss_mib = round(int(tree) / 1024, 1) if isinstance(tree, int) and tree > 0 else None
     if "error" in record:
         row.error = str(record["error"])
         return row

@@ -1,15 +1,18 @@
 """One measured run in its own process, so peak memory is per run: ``python -m openlipsync.evaluation.bench_child``.
 
-Prints one JSON line: wall seconds of the work (imports excluded), frames, stage seconds, and peak RSS
-of this process (``VmHWM``) and of its largest ffmpeg child (``ru_maxrss`` of waited children).
+Prints one JSON line: wall seconds of the work (imports excluded), frames, stage seconds, peak RSS
+of this process (``VmHWM``), of its largest child (``ru_maxrss`` of waited children: ffmpeg or a render
+worker), and the sampled peak PSS of the whole process tree.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +26,55 @@ def peak_rss_kib() -> int:
     except OSError:
         pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+class TreeMemory:
+    """Samples the proportional set size (PSS) of this process and all its descendants (render workers,
+    the audio child, ffmpeg) every ``interval`` seconds; ``peak_kib`` is the largest total seen. PSS
+    splits pages shared after a fork between the processes, so the sum is the real memory in use."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, sum(_pss_kib(p) for p in _tree(os.getpid())))
+            self._stop.wait(interval)
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def transcode_floor(video: Path, audio: Path, output: Path, frames: int) -> dict[str, object]:
@@ -66,14 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="lipsync-2")
     parser.add_argument("--frames", type=int, default=1 << 31)
     args = parser.parse_args(argv)
+    memory = TreeMemory()
     try:
-        if args.kind == "floor":
-            record = transcode_floor(args.video, args.audio, args.output, args.frames)
-        else:
-            record = engine(args.video, args.audio, args.output, args.model)
+        with memory:
+            if args.kind == "floor":
+                record = transcode_floor(args.video, args.audio, args.output, args.frames)
+            else:
+                record = engine(args.video, args.audio, args.output, args.model)
     except Exception as exc:  # reported to the parent as data, not as a traceback
         record = {"error": f"{type(exc).__name__}: {exc}"}
     record["peak_rss_kib"] = peak_rss_kib()
+    record["tree_peak_pss_kib"] = memory.peak_kib
     record["ffmpeg_peak_rss_kib"] = int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     sys.stdout.write(json.dumps(record) + "\n")
     return 0 if "error" not in record else 1

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from openlipsync.errors import MediaError
 from openlipsync.media._ffmpeg import LOCAL_ONLY, binary
 from openlipsync.media.probe import MediaInfo, probe
 from openlipsync.media.yuv import YuvFrame, frame_bytes
+from openlipsync.prefetch import prefetched
 
 SWS_FLAGS = "accurate_rnd+full_chroma_int+bitexact"
 READ_AHEAD = 4  # frames decoded ahead of the caller
@@ -57,36 +55,16 @@ def _raw_frames(info: MediaInfo, vf: str, pix_fmt: str, size: int, start_frame: 
     assert proc.stdout is not None
     # A reader thread keeps a few frames decoded ahead: the pipe alone holds 64 KiB, so without it
     # ffmpeg would wait for the caller after every frame instead of decoding on the other core.
-    ready: queue.Queue[np.ndarray | None] = queue.Queue(READ_AHEAD)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            while not stop.is_set():
-                buf = np.empty(size, np.uint8)
-                if not _read_exactly(proc.stdout, memoryview(buf)):
-                    break
-                ready.put(buf)
-        except (OSError, ValueError):
-            pass
-        finally:
-            ready.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    frames = prefetched(_read_frames(proc.stdout, size), READ_AHEAD)
     count = 0
     try:
-        while (buf := ready.get()) is not None:
+        for buf in frames:
             count += 1
             yield buf
     finally:
-        stop.set()
         if proc.poll() is None:
             proc.kill()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.05)
-        reader.join()
+        frames.close()  # type: ignore[attr-defined]
         proc.stdout.close()
         proc.wait()
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -94,6 +72,17 @@ def _raw_frames(info: MediaInfo, vf: str, pix_fmt: str, size: int, start_frame: 
             proc.stderr.close()
     if count == 0 and start_frame == 0:
         raise MediaError(f"could not decode any frame from {info.path.name}", stderr=stderr)
+
+
+def _read_frames(stream: object, size: int) -> Iterator[np.ndarray]:
+    while True:
+        buf = np.empty(size, np.uint8)
+        try:
+            if not _read_exactly(stream, memoryview(buf)):
+                return
+        except (OSError, ValueError):  # the pipe was closed under us: the consumer stopped
+            return
+        yield buf
 
 
 def _read_exactly(stream: object, view: memoryview) -> bool:
