@@ -42,30 +42,68 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 
 class FaceMesh:
-    """Streaming face-mesh detector: ``detect(frame)`` → list of (478, 2) float32 pixel landmarks."""
+    """Streaming face-mesh detector: ``detect(frame)`` → list of (478, 2) float32 pixel landmarks.
+
+    MediaPipe's graph runs its face detector on every frame while it tracks fewer faces than its
+    ``max_num_faces``. So the graph is sized to the faces actually present (``capacity``): it only tracks,
+    and a face detector looks for newcomers every ``PROBE_EVERY`` frames (the graph grows when it finds
+    more faces; it shrinks when faces stay lost for ``LOST_FRAMES`` frames).
+    """
+
+    PROBE_EVERY = 10
+    LOST_FRAMES = 5
 
     def __init__(self, max_faces: int = 4, min_confidence: float = 0.5) -> None:
         self.max_faces = max_faces
         self.min_confidence = min_confidence
         self._graph: Any = None
+        self._probe: Any = None
         self._last_count = 0
+        self._capacity = max_faces  # the first frames look for every face
+        self._short = 0  # consecutive frames with fewer faces than the capacity
+        self._frames = 0
+        self._probe_every = self.PROBE_EVERY
+        self._grown_at = -1_000_000
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
 
     def _open(self) -> Any:
         import mediapipe as mp  # heavy import, only when a run needs it
 
         return mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=self.max_faces, refine_landmarks=True,
+            static_image_mode=False, max_num_faces=self._capacity, refine_landmarks=True,
             min_detection_confidence=self.min_confidence, min_tracking_confidence=self.min_confidence)
+
+    def _open_probe(self) -> Any:
+        import mediapipe as mp
+
+        # model 0 (short range) is the detector the face-mesh graph itself uses
+        return mp.solutions.face_detection.FaceDetection(model_selection=0,
+                                                         min_detection_confidence=self.min_confidence)
 
     def reset(self) -> None:
         """Forget the tracked faces (call at scene cuts)."""
         self.close()
+        self._capacity = self.max_faces
+        self._probe_every = self.PROBE_EVERY
 
     def close(self) -> None:
-        if self._graph is not None:
+        for graph in (self._graph, self._probe):
+            if graph is not None:
+                graph.close()
+        self._graph = self._probe = None
+        self._last_count = 0
+        self._short = 0
+
+    def _resize(self, capacity: int) -> None:
+        if capacity != self._capacity and self._graph is not None:
             self._graph.close()
             self._graph = None
-        self._last_count = 0
+            self._last_count = 0
+        self._capacity = capacity
+        self._short = 0
 
     def _run(self, frame: np.ndarray) -> list[np.ndarray]:
         if self._graph is None:
@@ -81,14 +119,32 @@ class FaceMesh:
             faces.append(pts)
         return faces
 
+    def _count_faces(self, frame: np.ndarray) -> int:
+        if self._probe is None:
+            with _quiet_native_stderr():
+                self._probe = self._open_probe()
+        return len(self._probe.process(frame).detections or [])
+
     def detect(self, frame: np.ndarray) -> list[np.ndarray]:
         """Landmarks of every face in an RGB ``H×W×3 uint8`` frame (tracking state carries over)."""
+        self._frames += 1
+        if self._capacity < self.max_faces and self._frames % self._probe_every == 0:
+            found = self._count_faces(frame)
+            if found > self._capacity:
+                self._resize(min(found, self.max_faces))
+                self._grown_at = self._frames
         faces = self._run(frame)
         if len(faces) > self._last_count:
             # A face was (re)detected on this frame: refine it from its own mesh (two extra passes).
             for _ in range(2):
                 faces = self._run(frame)
         self._last_count = len(faces)
+        self._short = self._short + 1 if len(faces) < self._capacity else 0
+        if self._short >= self.LOST_FRAMES or (self._capacity == self.max_faces and 0 < len(faces) < self._capacity):
+            if self._frames - self._grown_at <= self.LOST_FRAMES + 1:
+                # the detector saw faces the mesh cannot follow (tiny, far): look less often
+                self._probe_every = min(2 * self._probe_every, 25 * self.PROBE_EVERY)
+            self._resize(max(1, len(faces)))
         return faces
 
     def __enter__(self) -> FaceMesh:
