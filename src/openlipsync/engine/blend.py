@@ -32,8 +32,7 @@ def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndar
     if top.dtype != np.uint8:
         top = np.clip(top + 0.5, 0, 255).astype(np.uint8)
     out = cv2.blendLinear(np.ascontiguousarray(base), np.ascontiguousarray(top), 1.0 - a, a)
-    untouched = a <= 0
-    out[untouched] = base[untouched]
+    np.copyto(out, base, where=(a <= 0)[..., None])
     return out
 
 
@@ -95,6 +94,5 @@ def laplacian_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray, levels
         mk = gm[lev][..., None]
         out = cv2.pyrUp(out, dstsize=size) + la * (1 - mk) + lb * mk
     res = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    untouched = alpha <= 0
-    res[untouched] = base[untouched]
+    np.copyto(res, base, where=(alpha <= 0)[..., None])
     return res
