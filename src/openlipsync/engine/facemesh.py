@@ -121,8 +121,9 @@ class FaceMesh:
 
     def _count_faces(self, frame: np.ndarray) -> int:
         if self._probe is None:
-            with _quiet_native_stderr():
+            with _quiet_native_stderr():  # the graph's native start-up chatter comes with its first frame
                 self._probe = self._open_probe()
+                return len(self._probe.process(frame).detections or [])
         return len(self._probe.process(frame).detections or [])
 
     def detect(self, frame: np.ndarray) -> list[np.ndarray]:
