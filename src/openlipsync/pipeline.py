@@ -105,10 +105,11 @@ class _SourceFrames:
     """Source frame ``k`` on demand, decoding forward and re-decoding (never holding the whole video)
     when the timeline goes backwards (bounce) or restarts (loop)."""
 
-    def __init__(self, info: MediaInfo, n_frames: int, clock: _Clock) -> None:
+    def __init__(self, info: MediaInfo, n_frames: int, clock: _Clock, *, rereads: bool = True) -> None:
         self.info, self.n, self.clock = info, max(1, n_frames), clock
         size = max(1, frame_bytes(info.width, info.height))
-        self.capacity = max(2, min(self.n, FRAME_CACHE_BYTES // size))
+        # a timeline that only moves forward (cut_off, silence, remap) needs no cache of past frames
+        self.capacity = max(2, min(self.n, FRAME_CACHE_BYTES // size)) if rereads else 2
         self._cache: OrderedDict[int, YuvFrame] = OrderedDict()
         self._it: Iterator[YuvFrame] | None = None
         self._pos = 0
@@ -420,7 +421,7 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
     pool = ForkedMap(editor, workers, finish=editor.counters) if workers > 1 else None
     window = 2 * workers + 2  # frames in flight: enough to keep every worker busy, memory stays flat
     pending: deque[tuple[int, YuvFrame, Box | None, np.ndarray | None, _Edit | None]] = deque()
-    frames = _SourceFrames(vis, track.frame_count, clock)
+    frames = _SourceFrames(vis, track.frame_count, clock, rereads=bool(np.any(np.diff(src) < 0)))
     written = 0
 
     def write_oldest(writer: FrameWriter) -> None:
