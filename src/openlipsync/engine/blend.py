@@ -81,7 +81,9 @@ def laplacian_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray, levels
     levels = int(np.clip(np.log2(max(extent, 1.0) / 6.0), 1, min(levels, np.log2(max(4, min(h, w))) - 2)))
     a, b = base.astype(np.float32), top.astype(np.float32)
     m = alpha.astype(np.float32)
-    ga, gb, gm = [a], [b], [m]
+    ga: list[np.ndarray] = [a]
+    gb: list[np.ndarray] = [b]
+    gm: list[np.ndarray] = [m]
     for _ in range(levels):
         ga.append(cv2.pyrDown(ga[-1]))
         gb.append(cv2.pyrDown(gb[-1]))

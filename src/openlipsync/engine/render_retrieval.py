@@ -47,7 +47,7 @@ def _refine_shift(base: np.ndarray, patch: np.ndarray, ring: np.ndarray, max_shi
     grey_b = cv2.cvtColor(base[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
     grey_p = cv2.cvtColor(patch[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
     mask = (ring[y0:y1, x0:x1] > 0.05).astype(np.uint8)
-    warp_m = np.eye(2, 3, dtype=np.float32)
+    warp_m: np.ndarray = np.eye(2, 3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 25, 1e-3)
     try:
         _, warp_m = cv2.findTransformECC(grey_b, grey_p, warp_m, cv2.MOTION_TRANSLATION, criteria, mask, 3)

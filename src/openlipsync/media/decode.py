@@ -78,7 +78,7 @@ def _read_frames(stream: object, size: int) -> Iterator[np.ndarray]:
     while True:
         buf = np.empty(size, np.uint8)
         try:
-            if not _read_exactly(stream, memoryview(buf)):
+            if not _read_exactly(stream, buf.data):
                 return
         except (OSError, ValueError):  # the pipe was closed under us: the consumer stopped
             return

@@ -90,7 +90,7 @@ class FrameWriter:
         if self.yuv:
             if not isinstance(frame, YuvFrame) or (frame.width, frame.height) != (self.width, self.height):
                 raise ValueError(f"expected a {self.width}x{self.height} YuvFrame, got {type(frame).__name__}")
-            data = memoryview(frame.data)
+            data = frame.data.data
         else:
             if not isinstance(frame, np.ndarray) or frame.shape != (self.height, self.width, 3) \
                     or frame.dtype != np.uint8:

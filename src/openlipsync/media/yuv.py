@@ -104,14 +104,14 @@ class YuvFrame:
         ``before`` as ``to_rgb`` returned it). Unchanged pixels keep their exact decoded values; chroma is
         rewritten only in 2×2 blocks that contain a changed pixel."""
         diff = cv2.absdiff(before, after)
-        changed = cv2.transform(diff, np.ones((1, 3), np.float32))  # saturating channel sum: > 0 iff changed
-        bx, by, bw, bh = cv2.boundingRect(changed)
+        summed = cv2.transform(diff, np.ones((1, 3), np.float32))  # saturating channel sum: > 0 iff changed
+        bx, by, bw, bh = cv2.boundingRect(summed)
         if bw == 0:
             return self
         # convert only the changed part of the box (grown to chroma sites)
         cx0, cy0 = bx - bx % 2, by - by % 2
         cx1, cy1 = bx + bw, by + bh
-        changed = changed[cy0:cy1, cx0:cx1] > 0
+        changed = summed[cy0:cy1, cx0:cx1] > 0
         x0, y0 = box[0] + cx0, box[1] + cy0
         out = self.copy()
         y, u, v = _rgb_to_yuv420(after[cy0:cy1, cx0:cx1], matrix)

@@ -129,8 +129,10 @@ def recognise_phones(x16k: np.ndarray, regions: list[tuple[int, int]] | None = N
         regions = [(a, min(a + step, x16k.size)) for a in range(0, x16k.size, step)]
     regions = [(a, b) for a, b in regions if b - a >= ANALYSIS_SR // 10]
     try:
-        dec = _decoder() if regions else None
         out: list[tuple[str, float, float]] = []
+        if not regions:
+            return out
+        dec = _decoder()
         for a, b in regions:
             pcm = (np.clip(x16k[a:b], -1, 1) * 32767).astype("<i2").tobytes()
             dec.reinit_feat()  # forget the previous utterance: same audio in, same phones out
