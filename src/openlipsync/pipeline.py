@@ -194,12 +194,18 @@ def _own_envelope(info: MediaInfo, fps: float) -> Callable[[int], np.ndarray | N
     def envelope(n: int) -> np.ndarray | None:
         if info.is_image or not info.has_audio:
             return None
-        try:
-            return speech_envelope(load_audio(info), SAMPLE_RATE, fps, n)
-        except LipSyncError as exc:
-            log.warning("cannot read the video's own audio for speaker detection: %s", exc)
-            return None
+        own = own_audio(info, "speaker detection")
+        return None if own is None else speech_envelope(own, SAMPLE_RATE, fps, n)
     return envelope
+
+
+def own_audio(info: MediaInfo, purpose: str) -> np.ndarray | None:
+    """The video's own sound at the analysis rate, or None (logged) when it cannot be read."""
+    try:
+        return load_audio(info)
+    except LipSyncError as exc:
+        log.warning("cannot read the video's own audio for %s: %s", purpose, exc)
+        return None
 
 
 def measured_shapes(track: FaceTrack) -> MouthShapes:
@@ -217,11 +223,9 @@ def calibration_for(info: MediaInfo, track: FaceTrack, fps: float, own: np.ndarr
     if info.is_image or not info.has_audio or track.valid.sum() < 2 * fps:
         return None
     if own is None:
-        try:
-            own = load_audio(info)
-        except LipSyncError as exc:
-            log.warning("cannot read the video's own audio for calibration: %s", exc)
-            return None
+        own = own_audio(info, "calibration")
+    if own is None:
+        return None
     return Calibration(own, SAMPLE_RATE, fps, measured_shapes(track))
 
 
@@ -245,12 +249,10 @@ def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
     driving = driving_analysis(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count)
     if vis.is_image or not vis.has_audio or vis.frame_count <= 0:
         return AudioAhead(driving)
-    try:
-        own_audio = load_audio(vis)
-    except LipSyncError as exc:
-        log.warning("cannot read the video's own audio for calibration: %s", exc)
+    own = own_audio(vis, "calibration")
+    if own is None:
         return AudioAhead(driving)
-    return AudioAhead(driving, own_audio, own_analysis(own_audio, SAMPLE_RATE, src_fps, vis.frame_count))
+    return AudioAhead(driving, own, own_analysis(own, SAMPLE_RATE, src_fps, vis.frame_count))
 
 
 def plan(inputs: RunInputs, calibration: Calibration | None, ahead: AudioAhead | None = None) -> MouthPlan:
