@@ -203,6 +203,7 @@ def test_editing_the_face_region_equals_editing_the_whole_frame(model, mode, fra
     boxed = frames()
     monkeypatch.setattr(pipeline, "FACE_MARGIN", 100.0)
     monkeypatch.setattr(pipeline, "HEAD_MARGIN", 100.0)
+    monkeypatch.setattr(pipeline, "MOUTH_MARGIN", 100.0)
     whole = frames()
     source = np.stack([f.to_rgb(probe(framed_talking_video).color_matrix)
                        for f in iter_yuv_frames(framed_talking_video)])[:len(whole)]

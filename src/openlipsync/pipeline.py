@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from openlipsync.engine import mesh, speaker, tiers
+from openlipsync.engine import geometry, mesh, speaker, tiers
 from openlipsync.engine.audio.analysis import AudioAnalysis
 from openlipsync.engine.library import LibraryBuilder, MouthLibrary
 from openlipsync.engine.occlusion import OcclusionBuilder
@@ -50,6 +50,9 @@ FRAME_CACHE_BYTES = 192 * 1024 * 1024  # decoded frames kept for bounce/loop re-
 # the feathered mask; react-1's head motion moves the whole head and a band around it.
 FACE_MARGIN = 0.35
 HEAD_MARGIN = 0.9
+# Tiers that edit only the lower face (mouth render, no post stages) convert a box around the lower-face
+# polygon (× its larger side): the chin and the jaw line may move down a little.
+MOUTH_MARGIN = 0.2
 MAX_RENDER_WORKERS = 4
 MIN_FRAMES_TO_FORK = 12
 # Tiers above lipsync-2-pro are not distinct engines yet; they use the lipsync-2-pro renderer.
@@ -176,16 +179,19 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     return track
 
 
-def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGIN) -> Box:
-    """The region of a ``width``×``height`` frame that an edit of the face ``lm`` may touch."""
-    size = float(np.ptp(lm, axis=0).max())
-    return even_box(roi_box(lm, (height, width), margin * size), width, height)
+def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGIN, *,
+             lower_face: bool = False) -> Box:
+    """The region of a ``width``×``height`` frame that an edit of the face ``lm`` may touch
+    (``lower_face``: an edit of the mouth, lips and jaw only)."""
+    pts = geometry.lower_face_polygon(lm) if lower_face else lm
+    size = float(np.ptp(pts, axis=0).max())
+    return even_box(roi_box(pts, (height, width), margin * size), width, height)
 
 
-def face_view(frame: YuvFrame, lm: np.ndarray, matrix: str, margin: float = FACE_MARGIN
-              ) -> tuple[np.ndarray, np.ndarray, Box]:
+def face_view(frame: YuvFrame, lm: np.ndarray, matrix: str, margin: float = FACE_MARGIN, *,
+              lower_face: bool = False) -> tuple[np.ndarray, np.ndarray, Box]:
     """(RGB of the face region, landmarks in its coordinates, the region) — stages edit only this."""
-    box = face_box(lm, frame.width, frame.height, margin)
+    box = face_box(lm, frame.width, frame.height, margin, lower_face=lower_face)
     return frame.to_rgb(matrix, box), (lm - np.array(box[:2], np.float32)).astype(np.float32), box
 
 
@@ -416,7 +422,9 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
     src = np.minimum(tl.source_index[:n], track.frame_count - 1).astype(int)
     weights = np.ones(n, np.float32) if inputs.edit_weight is None else np.asarray(inputs.edit_weight, np.float32)
     usable = (weights > 0) & track.valid[src] & (picks >= 0 if picks is not None else True)
-    margin = HEAD_MARGIN if opts.model == Model.REACT_1 and opts.model_mode == ModelMode.HEAD else FACE_MARGIN
+    lower_face = post is None or not post.active  # only the mouth renderer edits: a smaller box to convert
+    margin = (HEAD_MARGIN if opts.model == Model.REACT_1 and opts.model_mode == ModelMode.HEAD
+              else MOUTH_MARGIN if lower_face else FACE_MARGIN)
     editor = _Editor(renderer, picks, track, mouth_plan, post)
     workers = render_workers(int(usable.sum()))
     # (no cv2.setNumThreads in the workers: after a fork it waits forever on the parent's thread pool)
@@ -456,7 +464,8 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                     reasons[i] = str(track.reason[s])
                 else:
                     with clock("blend"):
-                        view, lm, box = face_view(frame, track.landmarks[s], vis.color_matrix, margin)
+                        view, lm, box = face_view(frame, track.landmarks[s], vis.color_matrix, margin,
+                                                   lower_face=lower_face)
                     job = _Edit(i, s, view, lm, prev, float(weights[i]))
                     edited[i] = True
                     if pool is not None:

@@ -78,8 +78,10 @@ def _pss_kib(pid: int) -> int:
 
 
 def transcode_floor(video: Path, audio: Path, output: Path, frames: int) -> dict[str, object]:
-    """The floor: decode → numpy → encode with the engine's FrameWriter defaults, muxing the same audio."""
-    from openlipsync.media import FrameWriter, iter_frames, probe
+    """The floor: decode → numpy → encode through the engine's own yuv420p pipes and FrameWriter defaults
+    (no colour conversion, as the engine), muxing the same audio."""
+    from openlipsync.media import FrameWriter, probe
+    from openlipsync.media.decode import iter_yuv_frames
     from openlipsync.options import LipSyncOptions
 
     opts = LipSyncOptions()
@@ -87,8 +89,8 @@ def transcode_floor(video: Path, audio: Path, output: Path, frames: int) -> dict
     started = time.perf_counter()
     written = 0
     with FrameWriter(output, width=info.width, height=info.height, fps=info.fps, audio=audio,
-                     crf=opts.crf, preset=opts.preset, color_matrix=info.color_matrix) as writer:
-        for frame in iter_frames(info):
+                     crf=opts.crf, preset=opts.preset, color_matrix=info.color_matrix, yuv=True) as writer:
+        for frame in iter_yuv_frames(info):
             if written >= frames:
                 break
             writer.write(frame)
