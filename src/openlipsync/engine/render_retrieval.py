@@ -24,6 +24,7 @@ from openlipsync.engine.render_warp import (
     lower_face_region,
     skip_interior,
 )
+from openlipsync.engine.warp import roi_box
 
 MAX_RESIDUAL = 0.06  # inter-ocular units the retrieved mouth may be warped towards the plan
 
@@ -117,27 +118,40 @@ class RetrievalRenderer:
         cur_open = float(mesh.mouth_opening(lm))
         opening = float(lib.opening[entry])
         closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
-        base, _gap = layered_warp(roi, skip_interior(lm, closing), dst_lm, region)
-        patch, cover = self._patch(entry, m, region.offset, size)
+        full_base, _gap = layered_warp(roi, skip_interior(lm, closing), dst_lm, region)
         d = region.d
         outer = dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset
-        lips = blend.polygon_mask(outer, size)
-        grown = blend.polygon_mask(_grow(outer, 0.16 * d), size)
-        alpha = cv2.GaussianBlur(grown, (0, 0), max(1.0, 0.06 * d)) * np.clip(cover * 2 - 1, 0, 1)
+        grown_poly = _grow(outer, 0.16 * d)
+        sigma = max(1.0, 0.06 * d)
+        # everything below happens in the mouth box: where the feathered mouth mask can be nonzero
+        bx0, by0, bx1, by1 = roi_box(grown_poly, size, margin=4 * sigma + 2)
+        corner = np.array([bx0, by0], np.float32)
+        offset, box_size = region.offset + corner, (by1 - by0, bx1 - bx0)
+        base = full_base[by0:by1, bx0:bx1]
+        patch, cover = self._patch(entry, m, offset, box_size)
+        lips = blend.polygon_mask(outer - corner, box_size)
+        grown = blend.polygon_mask(grown_poly - corner, box_size)
+        alpha = cv2.GaussianBlur(grown, (0, 0), sigma) * np.clip(cover * 2 - 1, 0, 1)
         ring = np.clip(alpha - lips, 0, 1) * (alpha > 0.05)
         if self.pro:
             shift = _refine_shift(base, patch, ring, max_shift=0.04 * d)
             if shift is not None:
-                patch, cover = self._patch(entry, m, region.offset + shift, size)
+                patch, cover = self._patch(entry, m, offset + shift, box_size)
         if self.pro:
             patch = blend.match_colour(patch, base, ring)
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
         else:
             patch = blend.match_colour(patch, base, ring)
-        patch = self._cross_fade(patch, entry, prev, m, region.offset, size, base, ring)
+        patch = self._cross_fade(patch, entry, prev, m, offset, box_size, base, ring)
         t1 = time.perf_counter()
-        blend_fn = blend.laplacian_blend if self.pro else blend.alpha_blend
-        mouth = blend_fn(base, patch, alpha)
+        mouth = full_base.copy()
+        if self.pro:  # the multi-band blend needs room around the mask for its coarse levels
+            mouth[by0:by1, bx0:bx1] = patch
+            full_alpha = np.zeros(size, np.float32)
+            full_alpha[by0:by1, bx0:bx1] = alpha
+            mouth = blend.laplacian_blend(full_base, mouth, full_alpha)
+        else:
+            mouth[by0:by1, bx0:bx1] = blend.alpha_blend(base, patch, alpha)
         out = frame.copy()
         out[y0:y1, x0:x1] = blend.alpha_blend(roi, mouth, region.mask)
         self.times.render += t1 - t0

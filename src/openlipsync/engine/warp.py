@@ -60,31 +60,34 @@ def _interpolate(tri: Delaunay, values: np.ndarray, gx: np.ndarray, gy: np.ndarr
                  ) -> np.ndarray:
     """Piecewise-linear interpolation of ``values`` on the grid ``gx`` × ``gy`` (0 outside the hull).
 
-    Triangles are rasterised into a triangle-id image with OpenCV (qhull's point location degrades to a
-    brute-force search on the sliver triangles that closed lips produce), then barycentric coordinates
-    are computed directly (qhull's ``transform`` property is slow)."""
-    ids = np.full((len(gy), len(gx)), -1, np.int32)
-    # grid cell (i, j) sits at (gx[j], gy[i]); draw triangles in grid units with 4 fractional bits
+    Each grid point takes the barycentric mix of the triangle that contains it. The candidates are the
+    grid points inside each triangle's bounding box, all tested at once (qhull's point location degrades
+    to a brute-force search on the sliver triangles that closed lips produce)."""
+    nx, ny = len(gx), len(gy)
+    corner = tri.points[tri.simplices]  # (t, 3, 2)
+    a, e1, e2 = corner[:, 0], corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]
+    den = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    ok = np.abs(den) > 1e-9  # degenerate slivers: their points lie on the neighbours' edges
+    corner, a, e1, e2, den, simplices = corner[ok], a[ok], e1[ok], e2[ok], den[ok], tri.simplices[ok]
+    # grid cells spanned by each triangle's bounding box, enumerated as (triangle, ix, iy)
     origin = np.array([gx[0], gy[0]])
-    corners = np.round((tri.points[tri.simplices] - origin) / step * 16).astype(np.int32)
-    for k, poly in enumerate(corners):
-        cv2.fillConvexPoly(ids, poly, int(k), lineType=cv2.LINE_8, shift=4)
-    xx, yy = np.meshgrid(gx, gy)
-    query = np.c_[xx.ravel(), yy.ravel()]
-    simplex = ids.ravel()
-    inside = simplex >= 0
-    out = np.zeros((len(query), values.shape[1]), np.float32)
-    verts = tri.simplices[simplex[inside]]
-    a, b, c = (tri.points[verts[:, k]] for k in range(3))
-    v0, v1, v2 = b - a, c - a, query[inside] - a
-    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    ok = np.abs(den) > 1e-9
-    den = np.where(ok, den, 1.0)
-    l1 = np.where(ok, (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den, 0.0)
-    l2 = np.where(ok, (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den, 0.0)
-    bary = np.clip(np.stack([1.0 - l1 - l2, l1, l2], axis=1), -0.5, 1.5)
-    out[inside] = (values[verts] * bary[..., None]).sum(1)
-    return out.reshape(len(gy), len(gx), values.shape[1])
+    lo = np.maximum(np.ceil((corner.min(1) - origin) / step - 1e-6).astype(np.int64), 0)
+    hi = np.minimum(np.floor((corner.max(1) - origin) / step + 1e-6).astype(np.int64), [nx - 1, ny - 1])
+    span = hi - lo + 1
+    count = np.where((span > 0).all(1), span[:, 0] * span[:, 1], 0)
+    t = np.repeat(np.arange(len(count)), count)
+    k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    ix, iy = lo[t, 0] + k % span[t, 0], lo[t, 1] + k // span[t, 0]
+    qx, qy = gx[ix] - a[t, 0], gy[iy] - a[t, 1]
+    l1 = (qx * e2[t, 1] - e2[t, 0] * qy) / den[t]
+    l2 = (e1[t, 0] * qy - qx * e1[t, 1]) / den[t]
+    l0 = 1.0 - l1 - l2
+    inside = (l0 >= -1e-7) & (l1 >= -1e-7) & (l2 >= -1e-7)
+    vals = values[simplices[t[inside]]]  # (m, 3, channels)
+    bary = np.stack([l0[inside], l1[inside], l2[inside]], axis=1)
+    out = np.zeros((ny, nx, values.shape[1]), np.float32)
+    out[iy[inside], ix[inside]] = (vals * bary[..., None]).sum(1)
+    return out
 
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
