@@ -159,6 +159,6 @@ class RetrievalRenderer:
         if target is not None:
             want = float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL))
             if abs(want - opening) * d >= 0.5:
-                out = self._residual.render(out, dst_lm, max(want, 0.0), float(mesh.mouth_width(dst_lm)))
+                out = self._residual.nudge(out, dst_lm, max(want, 0.0), float(mesh.mouth_width(dst_lm)))
                 opening = max(want, 0.0)
         return out, opening
