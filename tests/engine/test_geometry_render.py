@@ -57,3 +57,12 @@ def test_blends_are_exact_where_alpha_is_zero():
         out = fn(a, b, alpha)
         assert np.array_equal(out[alpha == 0], a[alpha == 0])
         assert np.abs(out[30, 30].astype(int) - b[30, 30]).max() <= 12
+
+
+def test_feathering_an_8bit_polygon_mask_equals_feathering_the_float_one():
+    poly = np.array([[10, 12], [70, 8], [90, 50], [40, 75], [12, 45]], np.float64) + 0.3
+    for sigma in (0.2, 1.0, 3.7):
+        want = blend.feather(blend.polygon_mask(poly, (90, 100)), sigma)
+        got = blend.feathered_polygon(poly, (90, 100), sigma)
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert blend.feathered_polygon(poly, (90, 100), 3.7)[0, 0] == 0.0

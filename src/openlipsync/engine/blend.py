@@ -6,24 +6,40 @@ import cv2
 import numpy as np
 
 
-def polygon_mask(poly: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Filled, anti-aliased polygon as float32 in [0, 1] of shape ``size`` (h, w); ``poly`` in ROI pixels."""
+def _polygon_u8(poly: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     mask = np.zeros(size, np.uint8)
     cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    return mask
+
+
+def _to_unit(mask: np.ndarray) -> np.ndarray:
     return mask.astype(np.float32) * (1.0 / 255.0)
+
+
+def polygon_mask(poly: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Filled, anti-aliased polygon as float32 in [0, 1] of shape ``size`` (h, w); ``poly`` in ROI pixels."""
+    return _to_unit(_polygon_u8(poly, size))
 
 
 def feather(mask: np.ndarray, sigma: float, *, inside: bool = True) -> np.ndarray:
     """Soft edge of width ~2σ. ``inside=True`` keeps the result zero outside the original mask (the
-    feather eats inwards), so nothing outside the polygon can change."""
+    feather eats inwards), so nothing outside the polygon can change. ``mask``: float32 in [0, 1], or
+    uint8 in [0, 255] (the same result, eroded faster); returns float32."""
+    unit = _to_unit(mask) if mask.dtype == np.uint8 else mask
     if sigma <= 0.3:
-        return mask
+        return unit
     if inside:
         k = max(1, int(round(2 * sigma)))
-        mask_in = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-        soft = cv2.GaussianBlur(mask_in, (0, 0), sigma)
-        return np.minimum(soft, mask)
-    return cv2.GaussianBlur(mask, (0, 0), sigma)
+        # erosion (a minimum) commutes with the scaling to [0, 1]: erode the 8-bit mask when given one
+        eroded = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        soft = cv2.GaussianBlur(_to_unit(eroded) if mask.dtype == np.uint8 else eroded, (0, 0), sigma)
+        return np.minimum(soft, unit)
+    return cv2.GaussianBlur(unit, (0, 0), sigma)
+
+
+def feathered_polygon(poly: np.ndarray, size: tuple[int, int], sigma: float) -> np.ndarray:
+    """``feather(polygon_mask(poly, size), sigma)``, computed on the 8-bit mask."""
+    return feather(_polygon_u8(poly, size), sigma)
 
 
 def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -258,7 +258,7 @@ def warp_face(frame: np.ndarray, lm: np.ndarray, dst: np.ndarray) -> np.ndarray:
     ctrl_src = np.concatenate([lm[:468] - off, outline - off])
     map_x, map_y = warp.backward_maps(ctrl_dst, ctrl_src, size)
     warped = warp.remap(roi, map_x, map_y)
-    mask = blend.feather(blend.polygon_mask(outline - off, size), max(1.0, 0.04 * d))
+    mask = blend.feathered_polygon(outline - off, size, max(1.0, 0.04 * d))
     out = frame.copy()
     out[y0:y1, x0:x1] = blend.alpha_blend(roi, warped, mask)
     return out

@@ -42,7 +42,7 @@ def lower_face_region(lm: np.ndarray, shape: tuple[int, int]) -> Region:
     offset = np.array(box[:2], np.float32)
     size = (box[3] - box[1], box[2] - box[0])
     d = float(mesh.interocular(lm))
-    mask = blend.feather(blend.polygon_mask(poly - offset, size), max(1.0, 0.05 * d))
+    mask = blend.feathered_polygon(poly - offset, size, max(1.0, 0.05 * d))
     return Region(box, offset, poly - offset, mask, d)
 
 
