@@ -16,6 +16,13 @@ def test_the_result_comes_from_a_child_process() -> None:
     assert pid != os.getpid()
 
 
+def test_asking_again_returns_the_same_value_without_recomputing() -> None:
+    job = Forked(lambda: (os.getpid(), object()))
+    first = job.result()
+    assert job.result() is first
+    assert first[0] != os.getpid()  # still the child's answer, not a fallback computed here
+
+
 def test_a_failing_child_falls_back_to_computing_in_the_caller() -> None:
     calls = {"n": 0}
     parent = os.getpid()

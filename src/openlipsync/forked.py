@@ -33,6 +33,7 @@ class Forked(Generic[T]):
 
     def __init__(self, fn: Callable[[], T]) -> None:
         self._fn = fn
+        self._done: tuple[T] | None = None
         self._pid = 0
         self._fd = -1
         if not hasattr(os, "fork"):
@@ -51,7 +52,12 @@ class Forked(Generic[T]):
         self._pid, self._fd = pid, read
 
     def result(self) -> T:
-        """The value of ``fn()``."""
+        """The value of ``fn()`` (computed once; later calls return the same value)."""
+        if self._done is None:
+            self._done = (self._result(),)
+        return self._done[0]
+
+    def _result(self) -> T:
         if self._fd < 0:
             return self._fn()
         with os.fdopen(self._fd, "rb") as pipe:

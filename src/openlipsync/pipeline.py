@@ -152,8 +152,10 @@ class _SourceFrames:
 
 def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallback,
             library: LibraryBuilder | None, speaker_option: ActiveSpeaker | None = None,
-            notes: list[str] | None = None, occlusion: OcclusionBuilder | None = None) -> FaceTrack:
-    """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker."""
+            notes: list[str] | None = None, occlusion: OcclusionBuilder | None = None,
+            own: Callable[[], np.ndarray | None] | None = None) -> FaceTrack:
+    """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker
+    (``own``: gives the video's own sound when already loaded elsewhere)."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
     # the face mesh of frame k+1 runs in a thread (MediaPipe releases the GIL) while frame k is assigned,
@@ -173,7 +175,7 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
         progress("analyse", min(1.0, (i + 1) / total))
     with clock("track"):
         track, choice = speaker.select_track(tracker, speaker_option or ActiveSpeaker(),
-                                             _own_envelope(info, fps))
+                                             _own_envelope(info, fps, own))
     if notes is not None and choice.method != "single_face":
         notes.append(choice.note())
     return track
@@ -195,13 +197,14 @@ def face_view(frame: YuvFrame, lm: np.ndarray, matrix: str, margin: float = FACE
     return frame.to_rgb(matrix, box), (lm - np.array(box[:2], np.float32)).astype(np.float32), box
 
 
-def _own_envelope(info: MediaInfo, fps: float) -> Callable[[int], np.ndarray | None]:
+def _own_envelope(info: MediaInfo, fps: float, own: Callable[[], np.ndarray | None] | None = None
+                  ) -> Callable[[int], np.ndarray | None]:
     """Loader of the video's own speech loudness per source frame (for active-speaker detection)."""
     def envelope(n: int) -> np.ndarray | None:
         if info.is_image or not info.has_audio:
             return None
-        own = own_audio(info, "speaker detection")
-        return None if own is None else speech_envelope(own, SAMPLE_RATE, fps, n)
+        sound = own() if own is not None else own_audio(info, "speaker detection")
+        return None if sound is None else speech_envelope(sound, SAMPLE_RATE, fps, n)
     return envelope
 
 
@@ -290,7 +293,8 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     # the audio analysis holds the GIL (pocketsphinx): it runs in a child process during the video pass
     audio_ahead = Forked(lambda: analyse_audio(inputs, src_fps))
     try:
-        track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes, occ_builder)
+        track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes, occ_builder,
+                        own=lambda: audio_ahead.result().own_audio)
         track = tiers.prepare_track(opts.model, track)
         if not track.valid.any():
             reasons = sorted({r for r in track.reason if r})
@@ -370,27 +374,15 @@ class _Editor:
 
     def counters(self) -> dict[str, float]:
         """Time and counts accumulated by this editor (collected from each render worker)."""
-        out = {"render": self.renderer.times.render, "blend": self.renderer.times.blend}
-        for name in ("jaw", "expression", "occlusion"):
-            stage = getattr(self.post, name, None)
-            if stage is not None:
-                out[name] = stage.seconds
-        if self.post is not None and self.post.occlusion is not None:
-            out["occluded"] = self.post.occlusion.frames_occluded
-            out["kept"] = self.post.occlusion.frames_kept
-        return out
+        post = self.post.counters() if self.post is not None else {}
+        return {"render": self.renderer.times.render, "blend": self.renderer.times.blend, **post}
 
     def add(self, counters: dict[str, float]) -> None:
         """Add a worker's ``counters()`` to this editor's."""
         self.renderer.times.render += counters.get("render", 0.0)
         self.renderer.times.blend += counters.get("blend", 0.0)
-        for name in ("jaw", "expression", "occlusion"):
-            stage = getattr(self.post, name, None)
-            if stage is not None:
-                stage.seconds += counters.get(name, 0.0)
-        if self.post is not None and self.post.occlusion is not None:
-            self.post.occlusion.frames_occluded += int(counters.get("occluded", 0))
-            self.post.occlusion.frames_kept += int(counters.get("kept", 0))
+        if self.post is not None:
+            self.post.add(counters)
 
 
 def render_workers(frames_to_edit: int) -> int:

@@ -44,13 +44,29 @@ class PostRender:
     def active(self) -> bool:
         return any(s is not None for s in (self.jaw, self.expression, self.occlusion))
 
+    def _stages(self) -> dict[str, jaw.JawMotion | ExpressionRenderer | OcclusionModel]:
+        stages = {"jaw": self.jaw, "expression": self.expression, "occlusion": self.occlusion}
+        return {name: stage for name, stage in stages.items() if stage is not None}
+
     @property
     def seconds(self) -> dict[str, float]:
-        out = {}
-        for name, stage in (("jaw", self.jaw), ("expression", self.expression), ("occlusion", self.occlusion)):
-            if stage is not None:
-                out[name] = stage.seconds
+        return {name: stage.seconds for name, stage in self._stages().items()}
+
+    def counters(self) -> dict[str, float]:
+        """Seconds per stage and the occlusion counts, to be summed over render workers with ``add``."""
+        out = self.seconds
+        if self.occlusion is not None:
+            out["occluded"] = self.occlusion.frames_occluded
+            out["kept"] = self.occlusion.frames_kept
         return out
+
+    def add(self, counters: dict[str, float]) -> None:
+        """Add another copy's ``counters()`` to this one's."""
+        for name, stage in self._stages().items():
+            stage.seconds += counters.get(name, 0.0)
+        if self.occlusion is not None:
+            self.occlusion.frames_occluded += int(counters.get("occluded", 0))
+            self.occlusion.frames_kept += int(counters.get("kept", 0))
 
     def apply(self, source: np.ndarray, out: np.ndarray, lm: np.ndarray, i: int, s: int,
               opening: float) -> np.ndarray:
