@@ -24,18 +24,18 @@ def _table(title: str, rows: list) -> object:  # type: ignore[type-arg]
 
     table = Table(title=title, title_justify="left", header_style="bold")
     for name, justify in (("system", "left"), ("dir", "left"), ("corr ↑", "right"), ("LMD ↓", "right"),
-                          ("AV off (real)", "right"), ("silence % ↓", "right"), ("PSNR out dB ↑", "right"),
+                          ("AV off (real)", "right"), ("~loud", "right"), ("silence % ↓", "right"), ("PSNR out dB ↑", "right"),
                           ("seam ↓", "right"), ("frames", "right"), ("edited", "right"), ("wall s", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         if r.error:
-            table.add_row(r.system, r.direction, f"[red]error: {r.error[:70]}[/red]", *[""] * 8)
+            table.add_row(r.system, r.direction, f"[red]error: {r.error[:70]}[/red]", *[""] * 9)
             continue
         offset = f"{_fmt(r.av_offset, '+g')} ({_fmt(r.av_offset_real, '+g')})"
         if r.clip == "median":
             offset = f"|{_fmt(r.av_offset, 'g')}| (|{_fmt(r.av_offset_real, 'g')}|)"
         table.add_row(r.system, r.direction, _fmt(r.correlation, ".2f"), _fmt(r.lmd, ".3f"), offset,
-                      _fmt(r.silence_pct, ".0f"), _fmt(r.psnr_outside, ".1f"), _fmt(r.seam, ".2f"),
+                      _fmt(r.loudness_corr, ".2f"), _fmt(r.silence_pct, ".0f"), _fmt(r.psnr_outside, ".1f"), _fmt(r.seam, ".2f"),
                       f"{r.frames}/{r.frames_expected}", _fmt(r.frames_edited, "d"), _fmt(r.wall_seconds, ".1f"))
     return table
 
@@ -87,6 +87,8 @@ def eval_cmd(media: Path | None, clips: tuple[Path, ...], models: tuple[str, ...
       corr       Pearson correlation of mouth opening with the real mouth      (goal ≥ 0.65)
       LMD        mean mouth-landmark distance / inter-ocular distance           (lower is better)
       AV off     lag in frames best matching speech loudness to mouth opening; (real video's lag)
+      ~loud      correlation of mouth opening and speech loudness at that lag (real row: how much the
+                 real mouth follows loudness at all)
       silence %  mouth opening during audio silence, % of the speaker's open range (goal ≤ 10)
       PSNR out   PSNR outside the lower face, input vs output                   (goal ≥ 45 dB)
       seam       extra edge strength on the border of the edited region, grey levels (0 = invisible)

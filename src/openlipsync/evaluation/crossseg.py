@@ -64,6 +64,7 @@ class RunRow:
     lmd: float = math.nan
     av_offset: float | None = None  # frames; a median row holds the median of |offset|
     av_offset_real: float | None = None
+    loudness_corr: float = math.nan  # how closely this mouth follows the speech loudness (at the best lag)
     silence_pct: float = math.nan
     psnr_outside: float | None = None
     psnr_worst_frame: float | None = None
@@ -182,7 +183,7 @@ def score(row: RunRow, pred: np.ndarray, truth: Half, clip: PreparedClip, max_la
     lmd = mouth_lmd(pred, real)
     row.lmd = float(np.nanmean(lmd)) if np.isfinite(lmd).any() else math.nan
     env = speech_envelope(truth.audio, clip.fps, n)
-    row.av_offset = av_offset(env, op_pred, clip.fps, max_lag)[0]
+    row.av_offset, row.loudness_corr = av_offset(env, op_pred, clip.fps, max_lag)
     row.av_offset_real = av_offset(env, op_real, clip.fps, max_lag)[0]
     silent = silent_frames(truth.audio, clip.fps, n)
     row.silence_pct = silence_opening(op_pred, silent, clip.closed, clip.open_)
@@ -311,7 +312,7 @@ def summarize(rows: list[RunRow]) -> list[RunRow]:
             "median", f"{len(mine)} runs", system, correlation=med("correlation"), lmd=med("lmd"),
             av_offset=float(np.median(offsets)) if offsets else None,
             av_offset_real=float(np.median(real_offsets)) if real_offsets else None,
-            silence_pct=med("silence_pct"), psnr_outside=_opt(med("psnr_outside")),
+            loudness_corr=med("loudness_corr"), silence_pct=med("silence_pct"), psnr_outside=_opt(med("psnr_outside")),
             psnr_worst_frame=_opt(med("psnr_worst_frame")), seam=_opt(med("seam")),
             frames=sum(r.frames for r in mine), frames_expected=sum(r.frames_expected for r in mine),
             frames_edited=_total([r.frames_edited for r in mine]),
