@@ -79,8 +79,18 @@ class RetrievalRenderer:
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         return patch, cover
 
-    def _cross_fade(self, patch: np.ndarray, entry: int, prev: int, m: np.ndarray, offset: np.ndarray,
-                    size: tuple[int, int], base: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    def _anchor_shift(self, entry: int, lm: np.ndarray, m_frame_to_canon: np.ndarray) -> np.ndarray:
+        """Translation putting library mouth ``entry``'s upper lip on the current frame's upper lip.
+
+        The upper lip rides on the skull, but a similarity fitted to eyes and nose cannot follow a nod
+        (foreshortening moves the mouth against the eyes), so mouths from frames with another pitch would
+        land too high or too low by several pixels and jump from frame to frame."""
+        upper = mesh.IDX["LIPS_OUTER_UPPER"][1:-1]
+        placed = mesh.apply_affine(mesh.invert_affine(m_frame_to_canon), self.library.lm[entry][upper])
+        return (lm[upper] - placed).mean(axis=0).astype(np.float32)
+
+    def _cross_fade(self, patch: np.ndarray, entry: int, prev: int, lm: np.ndarray, m: np.ndarray,
+                    origin: np.ndarray, size: tuple[int, int], base: np.ndarray, ring: np.ndarray) -> np.ndarray:
         """Soften a jump between non-consecutive library frames: mix in half of the previous pick on the
         first frame after the jump, but only between similar shapes (otherwise the teeth would double)."""
         if prev < 0:
@@ -91,7 +101,7 @@ class RetrievalRenderer:
         if abs(float(lib.opening[entry] - lib.opening[prev])) > 0.03 or abs(
                 float(lib.teeth[entry] - lib.teeth[prev])) > 0.25:
             return patch
-        old, _ = self._patch(prev, m, offset, size)
+        old, _ = self._patch(prev, m, origin - self._anchor_shift(prev, lm, m), size)
         old = blend.match_colour(old, base, ring)
         return cv2.addWeighted(patch, 0.5, old, 0.5, 0.0)
 
@@ -108,9 +118,9 @@ class RetrievalRenderer:
         t0 = time.perf_counter()
         lib = self.library
         m = lib.canon.to_canon(lm)
-        inv = mesh.invert_affine(m)
-        lips_dst = mesh.apply_affine(inv, lib.lm[entry][mesh.IDX["LIP_POINTS"]]).astype(np.float32)
-        dst_lm = geometry.move_lips(lm, lips_dst)
+        shift = self._anchor_shift(entry, lm, m)
+        lips_dst = mesh.apply_affine(mesh.invert_affine(m), lib.lm[entry][mesh.IDX["LIP_POINTS"]]) + shift
+        dst_lm = geometry.move_lips(lm, lips_dst.astype(np.float32))
         region = lower_face_region(lm, frame.shape[:2])
         x0, y0, x1, y1 = region.box
         roi = frame[y0:y1, x0:x1]
@@ -126,7 +136,8 @@ class RetrievalRenderer:
         # everything below happens in the mouth box: where the feathered mouth mask can be nonzero
         bx0, by0, bx1, by1 = roi_box(grown_poly, size, margin=4 * sigma + 2)
         corner = np.array([bx0, by0], np.float32)
-        offset, box_size = region.offset + corner, (by1 - by0, bx1 - bx0)
+        origin, box_size = region.offset + corner, (by1 - by0, bx1 - bx0)
+        offset = origin - shift  # the library crop moves with its lips
         base = full_base[by0:by1, bx0:bx1]
         patch, cover = self._patch(entry, m, offset, box_size)
         lips = blend.polygon_mask(outer - corner, box_size)
@@ -134,15 +145,15 @@ class RetrievalRenderer:
         alpha = cv2.GaussianBlur(grown, (0, 0), sigma) * np.clip(cover * 2 - 1, 0, 1)
         ring = np.clip(alpha - lips, 0, 1) * (alpha > 0.05)
         if self.pro:
-            shift = _refine_shift(base, patch, ring, max_shift=0.04 * d)
-            if shift is not None:
-                patch, cover = self._patch(entry, m, offset + shift, box_size)
+            refine = _refine_shift(base, patch, ring, max_shift=0.04 * d)
+            if refine is not None:
+                patch, cover = self._patch(entry, m, offset + refine, box_size)
         if self.pro:
             patch = blend.match_colour(patch, base, ring)
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
         else:
             patch = blend.match_colour(patch, base, ring)
-        patch = self._cross_fade(patch, entry, prev, m, offset, box_size, base, ring)
+        patch = self._cross_fade(patch, entry, prev, lm, m, origin, box_size, base, ring)
         t1 = time.perf_counter()
         mouth = full_base.copy()
         if self.pro:  # the multi-band blend needs room around the mask for its coarse levels
