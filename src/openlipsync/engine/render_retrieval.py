@@ -148,11 +148,9 @@ class RetrievalRenderer:
             refine = _refine_shift(base, patch, ring, max_shift=0.04 * d)
             if refine is not None:
                 patch, cover = self._patch(entry, m, offset + refine, box_size)
+        patch = blend.match_colour(patch, base, ring)
         if self.pro:
-            patch = blend.match_colour(patch, base, ring)
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
-        else:
-            patch = blend.match_colour(patch, base, ring)
         patch = self._cross_fade(patch, entry, prev, lm, m, origin, box_size, base, ring)
         t1 = time.perf_counter()
         mouth = full_base.copy()
