@@ -23,10 +23,11 @@ def _table(title: str, rows: list) -> object:  # type: ignore[type-arg]
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", header_style="bold")
-    for name, justify in (("system", "left"), ("dir", "left"), ("corr ↑", "right"), ("LMD ↓", "right"),
-                          ("AV off (real)", "right"), ("~loud", "right"), ("silence % ↓", "right"), ("PSNR out dB ↑", "right"),
-                          ("seam ↓", "right"), ("frames", "right"), ("edited", "right"), ("wall s", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("system")
+    table.add_column("dir")
+    for name in ("corr ↑", "LMD ↓", "AV off (real)", "~loud", "silence % ↓", "PSNR out dB ↑", "seam ↓", "frames",
+                 "edited", "wall s"):
+        table.add_column(name, justify="right")
     for r in rows:
         if r.error:
             table.add_row(r.system, r.direction, f"[red]error: {r.error[:70]}[/red]", *[""] * 9)
@@ -35,7 +36,8 @@ def _table(title: str, rows: list) -> object:  # type: ignore[type-arg]
         if r.clip == "median":
             offset = f"|{_fmt(r.av_offset, 'g')}| (|{_fmt(r.av_offset_real, 'g')}|)"
         table.add_row(r.system, r.direction, _fmt(r.correlation, ".2f"), _fmt(r.lmd, ".3f"), offset,
-                      _fmt(r.loudness_corr, ".2f"), _fmt(r.silence_pct, ".0f"), _fmt(r.psnr_outside, ".1f"), _fmt(r.seam, ".2f"),
+                      _fmt(r.loudness_corr, ".2f"), _fmt(r.silence_pct, ".0f"), _fmt(r.psnr_outside, ".1f"),
+                      _fmt(r.seam, ".2f"),
                       f"{r.frames}/{r.frames_expected}", _fmt(r.frames_edited, "d"), _fmt(r.wall_seconds, ".1f"))
     return table
 

@@ -31,6 +31,9 @@ def prepare_track(model: Model, track: FaceTrack) -> FaceTrack:
     return jaw.widen_pose_limits(track) if model == Model.SYNC_3 else track
 
 
+_Stage = jaw.JawMotion | ExpressionRenderer | OcclusionModel
+
+
 @dataclass
 class PostRender:
     """Stages applied to each edited frame after the mouth render, in order: jaw, expression, occlusion."""
@@ -44,7 +47,7 @@ class PostRender:
     def active(self) -> bool:
         return any(s is not None for s in (self.jaw, self.expression, self.occlusion))
 
-    def _stages(self) -> dict[str, jaw.JawMotion | ExpressionRenderer | OcclusionModel]:
+    def _stages(self) -> dict[str, _Stage]:
         stages = {"jaw": self.jaw, "expression": self.expression, "occlusion": self.occlusion}
         return {name: stage for name, stage in stages.items() if stage is not None}
 
