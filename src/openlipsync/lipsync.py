@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from openlipsync import pipeline
 from openlipsync.errors import MissingInputError, NoAudioStreamError, NoVideoStreamError
 from openlipsync.media import _ffmpeg, load_audio, probe
 from openlipsync.media import segments as seg
-from openlipsync.media.audio import fit_length, write_wav
+from openlipsync.media.audio import SAMPLE_RATE, fit_length, write_wav
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline, plan_timeline
 from openlipsync.options import LipSyncOptions, LipSyncResult, ProgressCallback, SyncMode
@@ -28,21 +29,28 @@ def _no_progress(stage: str, fraction: float) -> None:
 
 
 def probe_inputs(video: str | Path, audio: str | Path) -> tuple[MediaInfo, MediaInfo]:
-    """Probe and check both inputs; raise a clear ``InputError`` for anything unusable."""
-    visual = probe(video)
-    if not visual.has_video:
-        raise NoVideoStreamError(f"{Path(video).name}: has no video stream or image")
-    sound = probe(audio)
+    """Probe and check both inputs; raise a clear ``InputError`` for anything unusable (the video's
+    first). The two probes run at the same time."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        audio_probe = pool.submit(probe, audio)
+        visual = probe(video)
+        if not visual.has_video:
+            raise NoVideoStreamError(f"{Path(video).name}: has no video stream or image")
+        sound = audio_probe.result()
     if not sound.has_audio:
         raise NoAudioStreamError(f"{Path(audio).name}: has no audio stream")
     return visual, sound
 
 
-def prepare_output_audio(sound: MediaInfo, duration: float, out_path: Path) -> Path:
-    """The audio track of the output: the input's first audio stream, trimmed or padded to ``duration``."""
-    _ffmpeg.run(["-i", str(sound.path), "-map", "0:a:0", "-vn", "-af", f"apad=whole_dur={duration:.6f}",
-                 "-t", f"{duration:.6f}", "-c:a", "pcm_s16le", str(out_path)], what="preparing the audio track")
-    return out_path
+def prepare_output_audio(sound: MediaInfo, duration: float, out_path: Path) -> tuple[Path, np.ndarray]:
+    """The audio track of the output: the input's first audio stream, trimmed or padded to ``duration``,
+    written to ``out_path``; and the same audio for the analysis (mono, ``SAMPLE_RATE``), decoded in the
+    same ffmpeg run."""
+    fit = ["-map", "0:a:0", "-vn", "-af", f"apad=whole_dur={duration:.6f}", "-t", f"{duration:.6f}"]
+    proc = _ffmpeg.run(["-i", str(sound.path), *fit, "-c:a", "pcm_s16le", str(out_path),
+                        *fit, "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"],
+                       what="preparing the audio track")
+    return out_path, np.frombuffer(proc.stdout, np.int16).astype(np.float32) / 32768.0
 
 
 SEGMENT_SR = 48_000
@@ -92,9 +100,9 @@ def lipsync(video: str | Path, audio: str | Path | None, output: str | Path,
     with tempfile.TemporaryDirectory(prefix="openlipsync-", dir=workdir) as tmp:
         if options.segments:
             track, weights = prepare_segment_audio(visual, options, timeline, Path(tmp) / "audio.wav")
+            driving = load_audio(track)
         else:
-            track = prepare_output_audio(sound, timeline.duration, Path(tmp) / "audio.wav")
-        driving = load_audio(track)
+            track, driving = prepare_output_audio(sound, timeline.duration, Path(tmp) / "audio.wav")
         inputs = pipeline.RunInputs(visual=visual, driving_audio=driving, output_audio=track,
                                     timeline=timeline, output=output, options=options,
                                     edit_weight=weights)
