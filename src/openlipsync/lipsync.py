@@ -16,7 +16,7 @@ from openlipsync import pipeline
 from openlipsync.errors import MissingInputError, NoAudioStreamError, NoVideoStreamError
 from openlipsync.media import _ffmpeg, load_audio, probe
 from openlipsync.media import segments as seg
-from openlipsync.media.audio import SAMPLE_RATE, fit_length, write_wav
+from openlipsync.media.audio import fit_length, pcm_pipe, pcm_samples, write_wav
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline, plan_timeline
 from openlipsync.options import LipSyncOptions, LipSyncResult, ProgressCallback, SyncMode
@@ -44,13 +44,12 @@ def probe_inputs(video: str | Path, audio: str | Path) -> tuple[MediaInfo, Media
 
 def prepare_output_audio(sound: MediaInfo, duration: float, out_path: Path) -> tuple[Path, np.ndarray]:
     """The audio track of the output: the input's first audio stream, trimmed or padded to ``duration``,
-    written to ``out_path``; and the same audio for the analysis (mono, ``SAMPLE_RATE``), decoded in the
+    written to ``out_path``; and the same audio for the analysis (mono, 16 kHz), decoded in the
     same ffmpeg run."""
     fit = ["-map", "0:a:0", "-vn", "-af", f"apad=whole_dur={duration:.6f}", "-t", f"{duration:.6f}"]
-    proc = _ffmpeg.run(["-i", str(sound.path), *fit, "-c:a", "pcm_s16le", str(out_path),
-                        *fit, "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"],
+    proc = _ffmpeg.run(["-i", str(sound.path), *fit, "-c:a", "pcm_s16le", str(out_path), *fit, *pcm_pipe()],
                        what="preparing the audio track")
-    return out_path, np.frombuffer(proc.stdout, np.int16).astype(np.float32) / 32768.0
+    return out_path, pcm_samples(proc.stdout)
 
 
 SEGMENT_SR = 48_000

@@ -24,9 +24,19 @@ def load_audio(source: str | Path | MediaInfo, sr: int = SAMPLE_RATE, *, channel
     if not info.has_audio:
         raise NoAudioStreamError(f"{info.path.name}: has no audio stream")
     trim = (["-ss", f"{start:.6f}"] if start else []) + (["-to", f"{end:.6f}"] if end is not None else [])
-    proc = _ffmpeg.run([*trim, "-i", str(info.path), "-map", "0:a:0", "-vn", "-ac", str(channels),
-                        "-ar", str(sr), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"], what="decoding audio")
-    samples = np.frombuffer(proc.stdout, np.int16).astype(np.float32) / 32768.0
+    proc = _ffmpeg.run([*trim, "-i", str(info.path), "-map", "0:a:0", "-vn", *pcm_pipe(sr, channels)],
+                       what="decoding audio")
+    return pcm_samples(proc.stdout, channels)
+
+
+def pcm_pipe(sr: int = SAMPLE_RATE, channels: int = 1) -> list[str]:
+    """ffmpeg output arguments writing raw 16-bit PCM at ``sr`` Hz to stdout (read it with ``pcm_samples``)."""
+    return ["-ac", str(channels), "-ar", str(sr), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
+
+
+def pcm_samples(pcm: bytes, channels: int = 1) -> np.ndarray:
+    """``float32`` samples in [-1, 1] from raw 16-bit PCM: ``(n,)`` mono or ``(n, channels)``."""
+    samples = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0
     return samples if channels == 1 else samples.reshape(-1, channels)
 
 
