@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -105,11 +105,17 @@ class FaceMesh:
         self._capacity = capacity
         self._short = 0
 
+    @staticmethod
+    def _first_frame(open_graph: Callable[[], Any], frame: np.ndarray) -> tuple[Any, Any]:
+        """Open a MediaPipe graph and process its first frame with the native start-up chatter (which
+        comes with that frame) silenced; returns (graph, result)."""
+        with _quiet_native_stderr():
+            graph = open_graph()
+            return graph, graph.process(frame)
+
     def _run(self, frame: np.ndarray) -> list[np.ndarray]:
         if self._graph is None:
-            with _quiet_native_stderr():
-                self._graph = self._open()
-                res = self._graph.process(frame)
+            self._graph, res = self._first_frame(self._open, frame)
         else:
             res = self._graph.process(frame)
         h, w = frame.shape[:2]
@@ -121,10 +127,10 @@ class FaceMesh:
 
     def _count_faces(self, frame: np.ndarray) -> int:
         if self._probe is None:
-            with _quiet_native_stderr():  # the graph's native start-up chatter comes with its first frame
-                self._probe = self._open_probe()
-                return len(self._probe.process(frame).detections or [])
-        return len(self._probe.process(frame).detections or [])
+            self._probe, res = self._first_frame(self._open_probe, frame)
+        else:
+            res = self._probe.process(frame)
+        return len(res.detections or [])
 
     def detect(self, frame: np.ndarray) -> list[np.ndarray]:
         """Landmarks of every face in an RGB ``H×W×3 uint8`` frame (tracking state carries over)."""
