@@ -166,12 +166,12 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
             faces = tracker.assign(observation)
         for ident, lm in faces.items() if library is not None or occlusion is not None else ():
             with clock("library"):
-                view, lm_view, _ = face_view(frame, lm, info.color_matrix)
+                view, lm_view, box = face_view(frame, lm, info.color_matrix)
                 if library is not None:
-                    library.offer(i, view, {ident: lm_view})
+                    library.offer(i, view, {ident: lm_view}, box[:2])
             if occlusion is not None:
                 with clock("occlusion"):
-                    occlusion.offer(i, view, {ident: lm_view})
+                    occlusion.offer(i, view, {ident: lm_view}, box[:2])
         progress("analyse", min(1.0, (i + 1) / total))
     with clock("track"):
         track, choice = speaker.select_track(tracker, speaker_option or ActiveSpeaker(),

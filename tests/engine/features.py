@@ -23,6 +23,23 @@ from openlipsync.media.decode import iter_yuv_frames
 from openlipsync.media.yuv import YuvFrame
 
 
+class ScriptedDetector:
+    """Stands in for the face mesh: returns prepared landmark lists frame by frame."""
+
+    def __init__(self, script: list[list[np.ndarray]]) -> None:
+        self.script, self.k = script, 0
+
+    def detect(self, frame: np.ndarray) -> list[np.ndarray]:
+        self.k += 1
+        return self.script[self.k - 1]
+
+    def reset(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 class _Recorder:
     """Stands in for ``FrameWriter`` inside ``pipeline``: keeps the frames (as RGB) instead of encoding them."""
 

@@ -31,6 +31,34 @@ def test_library_spans_the_mouth_shapes_of_the_clip(analysed):
     assert np.corrcoef(lib.opening, lib.teeth)[0, 1] > 0.0 or lib.teeth.max() == 0
 
 
+def test_library_shapes_come_from_the_finished_track(analysed):
+    """Entries are keyed by the finished track's landmarks (two-way smoothed, no lag), carried into the
+    canonical crop by the same similarity that made the crop: the canonical stable points land on the
+    canonical reference and the opening is the track's own."""
+    from openlipsync.engine import mesh
+
+    frames, track, lib = analysed
+    stable = lib.lm[:, mesh.IDX["STABLE"]]
+    assert np.abs(stable - lib.canon.ref).max() < 0.05 * lib.canon.d
+    assert np.allclose(lib.opening, mesh.mouth_opening(track.landmarks[lib.src]), atol=0.005)
+
+
+def test_a_library_offered_face_regions_equals_one_offered_whole_frames(talking_video, analysed):
+    """The pipeline offers the face region of each frame (``origin`` = its corner); the entries must be
+    the same as from whole frames, since the finished track is in whole-frame pixels."""
+    frames, track, lib = analysed
+    tracker, builder = FaceTracker(25.0, 320, 320), LibraryBuilder(25.0)
+    x0, y0 = 24, 10
+    for i, f in enumerate(frames):
+        faces = tracker.update(f)
+        builder.offer(i, f[y0:, x0:], {k: v - np.array([x0, y0], np.float32) for k, v in faces.items()},
+                      (x0, y0))
+    regional = builder.finish(tracker.finish())
+    assert regional is not None and regional.size == lib.size
+    assert np.abs(regional.lm - lib.lm).max() < 1e-3
+    assert np.allclose(regional.opening, lib.opening, atol=1e-5)
+
+
 def test_showing_a_frame_its_own_mouth_changes_almost_nothing(analysed):
     frames, track, lib = analysed
     renderer = RetrievalRenderer(lib)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.engine.features import capture_frames, decoded, make_two_faces, skip_calibration
+from tests.engine.features import ScriptedDetector, capture_frames, decoded, make_two_faces, skip_calibration
 
 from openlipsync.engine import mesh, speaker
 from openlipsync.lipsync import lipsync
@@ -132,23 +132,6 @@ def test_bounding_boxes_edit_only_boxed_frames(two_faces: Path, speech_wav: Path
     assert np.array_equal(out[20:], src[20:])  # None = no face to edit on those frames
 
 
-class _ScriptedDetector:
-    """Stands in for the face mesh: returns prepared landmark lists frame by frame."""
-
-    def __init__(self, script: list[list[np.ndarray]]) -> None:
-        self.script, self.k = script, 0
-
-    def detect(self, frame: np.ndarray) -> list[np.ndarray]:
-        self.k += 1
-        return self.script[self.k - 1]
-
-    def reset(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
 def test_identity_survives_a_short_occlusion_and_is_chosen_throughout(astronaut_landmarks: np.ndarray) -> None:
     from openlipsync.engine.tracking import FaceTracker
 
@@ -156,7 +139,7 @@ def test_identity_survives_a_short_occlusion_and_is_chosen_throughout(astronaut_
     # the right face is hidden on frames 10..14 (a hand, a turn) and the faces are listed in varying order
     script = [[right, left] if k % 2 else [left, right] for k in range(10)] + [[left]] * 5 + \
              [[right, left]] * 10
-    tracker = FaceTracker(25.0, 640, 320, detector=_ScriptedDetector(script))  # type: ignore[arg-type]
+    tracker = FaceTracker(25.0, 640, 320, detector=ScriptedDetector(script))  # type: ignore[arg-type]
     frame = np.zeros((320, 640, 3), np.uint8)
     for _ in script:
         tracker.update(frame)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.engine.features import ScriptedDetector
 
 from openlipsync.engine import mesh
 from openlipsync.engine.smoothing import OneEuroFilter
@@ -56,3 +57,42 @@ def test_one_euro_filter_smooths_noise_but_follows_steps():
     assert np.std(noisy[10:]) < 0.006
     out = [f(np.array([1.0])) for _ in range(10)]
     assert out[-1][0] > 0.9
+
+
+def test_the_finished_track_follows_a_fast_mouth_without_lag(astronaut_landmarks):
+    """A mouth that drops open within one frame: the finished track has the lips where the detector saw
+    them, within a few hundredths of the eye distance on every frame, and its smoothing is centred on the
+    step instead of trailing it (a lagging track makes the render reshape a mouth that is not there:
+    teeth stay visible between lips it closed)."""
+    lower = list(mesh.LIPS_INNER_LOWER) + list(mesh.LIPS_OUTER_LOWER)
+    d = float(mesh.interocular(astronaut_landmarks))
+    shut = astronaut_landmarks.copy()
+    opened = astronaut_landmarks.copy()
+    opened[lower, 1] += 0.15 * d
+    script = [[shut]] * 12 + [[opened]] * 12
+    tracker = FaceTracker(25.0, 320, 320, detector=ScriptedDetector(script))  # type: ignore[arg-type]
+    for _ in script:
+        tracker.update(np.zeros((320, 320, 3), np.uint8))
+    track = tracker.finish()
+    error = np.array([np.abs(track.landmarks[k, lower, 1] - seen[0][lower, 1]).max() for k, seen in
+                      enumerate(script)]) / d
+    assert error.max() < 0.02
+    assert error[11] > 0.005 and abs(error[11] - error[12]) < 0.005  # centred: half before, half after
+    assert error[:9].max() < 0.002 and error[15:].max() < 0.002
+
+
+def test_two_way_smoothing_restarts_at_scene_cuts_and_gaps():
+    from openlipsync.engine.tracking import _runs
+
+    cuts = [False] * 12
+    cuts[5] = True
+    assert _runs([0, 1, 2, 3, 4, 5, 6, 8, 9], cuts) == [[0, 1, 2, 3, 4], [5, 6], [8, 9]]
+    assert _runs([], cuts) == []
+
+
+def test_one_euro_parameters_may_differ_per_landmark():
+    f = OneEuroFilter(25.0, min_cutoff=np.array([0.5, 0.5]), beta=np.array([0.0, 20.0]),
+                      d_cutoff=np.array([1.0, 4.0]))
+    f(np.zeros((2, 2)))
+    out = f(np.ones((2, 2)))
+    assert out[1, 0] > 0.7 > 0.2 > out[0, 0]  # the fast point follows a jump at once, the slow one lags

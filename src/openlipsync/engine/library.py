@@ -99,7 +99,8 @@ class MouthLibrary:
 @dataclass
 class _Entries:
     stride: int = 1
-    items: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)  # (frame, lm_canon, crop)
+    # (frame, 2×3 frame→canonical similarity, crop); the canonical landmarks come from the finished track
+    items: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 class LibraryBuilder:
@@ -111,8 +112,12 @@ class LibraryBuilder:
         self._canon: dict[int, Canon] = {}
         self._entries: dict[int, _Entries] = {}
 
-    def offer(self, index: int, frame: np.ndarray, faces: dict[int, np.ndarray]) -> None:
-        """Consider frame ``index`` with the tracked faces {identity: landmarks} for the library."""
+    def offer(self, index: int, frame: np.ndarray, faces: dict[int, np.ndarray],
+              origin: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Consider frame ``index`` with the tracked faces {identity: landmarks} for the library.
+
+        ``frame`` may be a region of the video frame whose top-left corner is at ``origin``: ``faces`` are in
+        ``frame``'s pixels, the finished track (``finish``) in the video frame's."""
         for ident, lm in faces.items():
             d = float(mesh.interocular(lm))
             if d < MIN_INTEROCULAR_PX or abs(float(mesh.head_pose(lm)[0])) > MAX_YAW:
@@ -125,7 +130,7 @@ class LibraryBuilder:
             x0, y0, x1, y1 = canon.box
             crop = cv2.warpAffine(frame, m, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
                                   borderMode=cv2.BORDER_REPLICATE)
-            ent.items.append((index, mesh.apply_affine(m, lm).astype(np.float32), crop))
+            ent.items.append((index, mesh.shift_affine_input(m, origin), crop))
             if len(ent.items) > self.max_entries:
                 ent.stride *= 2
                 ent.items = [it for it in ent.items if it[0] % ent.stride == 0]
@@ -141,7 +146,7 @@ class LibraryBuilder:
         if not items:
             return None
         src = np.array([it[0] for it in items], np.int64)
-        lms = np.stack([it[1] for it in items])
+        lms = np.stack([mesh.apply_affine(m, track.landmarks[k]) for k, m, _ in items]).astype(np.float32)
         crops = [it[2] for it in items]
         teeth = np.array([teeth_score(c, lm[mesh.IDX["LIPS_INNER"]], canon.d) for c, lm in zip(crops, lms,
                                                                                               strict=True)])

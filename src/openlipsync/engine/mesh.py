@@ -123,6 +123,13 @@ def apply_affine(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:, :2].T + m[:, 2]
 
 
+def shift_affine_input(m: np.ndarray, origin: np.ndarray | tuple[float, float]) -> np.ndarray:
+    """The 2×3 affine map ``p ↦ m(p − origin)``: ``m`` for points measured from another origin."""
+    out = np.array(m, np.float64)
+    out[:, 2] -= out[:, :2] @ np.asarray(origin, np.float64)
+    return out
+
+
 def invert_affine(m: np.ndarray) -> np.ndarray:
     """Inverse of a 2×3 affine matrix."""
     a = np.linalg.inv(m[:, :2])

@@ -61,7 +61,7 @@ def _reference(lm: np.ndarray) -> np.ndarray:
 class _Samples:
     ref: np.ndarray
     stride: int = 1
-    items: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)  # (frame, lab crop, lm)
+    items: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)  # (frame, lab crop, frame→crop map)
 
 
 class OcclusionBuilder:
@@ -71,7 +71,12 @@ class OcclusionBuilder:
         self.max_samples = max_samples
         self._by_id: dict[int, _Samples] = {}
 
-    def offer(self, index: int, frame: np.ndarray, faces: dict[int, np.ndarray]) -> None:
+    def offer(self, index: int, frame: np.ndarray, faces: dict[int, np.ndarray],
+              origin: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Sample frame ``index`` with the tracked faces {identity: landmarks}.
+
+        ``frame`` may be a region of the video frame whose top-left corner is at ``origin``: ``faces`` are in
+        ``frame``'s pixels, the finished track (``finish``) in the video frame's."""
         for ident, lm in faces.items():
             if float(mesh.interocular(lm)) < 8:
                 continue
@@ -80,8 +85,7 @@ class OcclusionBuilder:
                 continue
             m = mesh.similarity(lm[mesh.IDX["STABLE"]].astype(np.float64), smp.ref)
             crop = cv2.warpAffine(frame, m, (CROP_W, CROP_H), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-            smp.items.append((index, cv2.cvtColor(crop, cv2.COLOR_RGB2LAB),
-                              mesh.apply_affine(m, lm).astype(np.float32)))
+            smp.items.append((index, cv2.cvtColor(crop, cv2.COLOR_RGB2LAB), mesh.shift_affine_input(m, origin)))
             if len(smp.items) > self.max_samples:
                 smp.stride *= 2
                 smp.items = [it for it in smp.items if it[0] % smp.stride == 0]
@@ -94,7 +98,9 @@ class OcclusionBuilder:
         items = [it for it in smp.items if it[0] < track.frame_count and track.valid[it[0]]]
         if len(items) < 3:
             return None
-        model = OcclusionModel.fit(smp.ref, np.stack([it[1] for it in items]), np.stack([it[2] for it in items]))
+        # landmarks of the finished (two-way smoothed) track, placed as the crops were
+        lms = np.stack([mesh.apply_affine(m, track.landmarks[k]) for k, _, m in items]).astype(np.float32)
+        model = OcclusionModel.fit(smp.ref, np.stack([it[1] for it in items]), lms)
         model.unstable = unstable_scale(track)
         return model
 

@@ -1,6 +1,8 @@
 """Face tracking over a streamed video: per-identity landmark tracks, smoothing, scene cuts, validity.
 
 One pass over the source frames keeps only landmarks and a few numbers per frame (never the frames).
+While the pass runs, each frame gets causally smoothed landmarks (for consumers that need them at once);
+the finished track is smoothed in both directions, so fast lip motion does not lag behind the picture.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ log = logging.getLogger("openlipsync.engine.tracking")
 MIN_INTEROCULAR_PX = 14.0  # smaller faces cannot be edited believably
 MAX_YAW = 0.6  # beyond this the far mouth corner is hidden (profile)
 SCENE_CUT_DIFF = 28.0  # mean abs difference of 32×18 grey thumbnails (0..255)
+LIP_BETA = 8.0  # One-Euro speed coefficient of the lip points (Hz per inter-ocular distance per second)
+LIP_SPEED_CUTOFF = 4.0  # Hz, the lip points' speed estimate
 
 _LIP_SET = np.zeros(mesh.N_LANDMARKS, bool)
 _LIP_SET[list(mesh.LIP_POINTS)] = True
@@ -33,13 +37,22 @@ def _min_cutoffs() -> np.ndarray:
     return cut
 
 
+def _speed_terms() -> tuple[np.ndarray, np.ndarray]:
+    # Speech opens and shuts the lips within a frame or two: a moving lip is barely smoothed (a high
+    # speed coefficient, and a speed estimate that follows within a frame), or the render would reshape a
+    # mouth that is no longer where the landmarks say (teeth left showing between "closed" lips).
+    beta, d_cutoff = np.full(mesh.N_LANDMARKS, 0.8), np.full(mesh.N_LANDMARKS, 1.0)
+    beta[_LIP_SET], d_cutoff[_LIP_SET] = LIP_BETA, LIP_SPEED_CUTOFF
+    return beta, d_cutoff
+
+
 @dataclass
 class _Identity:
     ident: int
     centre: np.ndarray
     size: float
     filt: OneEuroFilter
-    frames: dict[int, np.ndarray] = field(default_factory=dict)
+    raw: dict[int, np.ndarray] = field(default_factory=dict)  # the detector's landmarks per frame
     area_sum: float = 0.0
     last_seen: int = -1
 
@@ -115,7 +128,8 @@ class FaceTracker:
         self._cuts: list[bool] = []
         self._counts: list[int] = []
         self._n = 0
-        self._cutoffs = _min_cutoffs()
+        self._cutoffs, (self._betas, self._d_cutoffs) = _min_cutoffs(), _speed_terms()
+        self._final: dict[int, dict[int, np.ndarray]] = {}
 
     def update(self, frame: np.ndarray) -> dict[int, np.ndarray]:
         """Track faces in the next frame; returns {identity: smoothed (478,2) landmarks} for this frame."""
@@ -148,9 +162,8 @@ class FaceTracker:
             ident = self._match(lm, i)
             d = float(mesh.interocular(lm))
             smooth = ident.filt(lm / max(d, 1.0)) * max(d, 1.0)
-            smooth = _sanitise_lips(smooth.astype(np.float32))
-            ident.frames[i] = smooth
-            out[ident.ident] = smooth
+            ident.raw[i] = lm
+            out[ident.ident] = _sanitise_lips(smooth.astype(np.float32))
         return out
 
     def _match(self, lm: np.ndarray, i: int) -> _Identity:
@@ -164,7 +177,7 @@ class FaceTracker:
             if dist < 0.6 * max(ident.size, size) and dist < best_dist:
                 best, best_dist = ident, dist
         if best is None:
-            best = _Identity(len(self._ids), centre, size, OneEuroFilter(self.fps, self._cutoffs, beta=0.8))
+            best = _Identity(len(self._ids), centre, size, self._filter())
             self._ids.append(best)
         if best.last_seen != i - 1:
             best.filt.reset()
@@ -172,9 +185,29 @@ class FaceTracker:
         best.area_sum += size * size
         return best
 
+    def _filter(self) -> OneEuroFilter:
+        return OneEuroFilter(self.fps, self._cutoffs, beta=self._betas, d_cutoff=self._d_cutoffs)
+
     def identity_frames(self) -> dict[int, dict[int, np.ndarray]]:
         """{identity: {frame index: smoothed (478, 2) landmarks}} of every face seen (engine.speaker)."""
-        return {ident.ident: ident.frames for ident in self._ids}
+        for ident in self._ids:
+            if ident.ident not in self._final:
+                self._final[ident.ident] = self._zero_phase(ident.raw)  # consumes the raw landmarks
+        return self._final
+
+    def _zero_phase(self, raw: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The mean of backward and forward One-Euro passes over each unbroken run of frames: the lags
+        of the two directions cancel, the smoothing stays. Frames are moved out of ``raw`` as they are
+        done, so memory peaks at two landmark sets per frame."""
+        out: dict[int, np.ndarray] = {}
+        for run in _runs(sorted(raw), self._cuts):
+            scale = {k: max(float(mesh.interocular(raw[k])), 1.0) for k in run}
+            bwd, fwd = self._filter(), self._filter()
+            behind = {k: (bwd(raw[k] / scale[k]) * scale[k]).astype(np.float32) for k in reversed(run)}
+            for k in run:
+                ahead = fwd(raw.pop(k) / scale[k]) * scale[k]
+                out[k] = _sanitise_lips(((ahead + behind.pop(k)) / 2).astype(np.float32))
+        return out
 
     def finish(self, identity: int | None = None) -> FaceTrack:
         """The track of ``identity`` (default: the face with the largest summed area, i.e. biggest and longest)."""
@@ -185,10 +218,21 @@ class FaceTracker:
         if chosen is None and self._ids:
             chosen = max(self._ids, key=lambda x: x.area_sum).ident
         if chosen is not None and chosen < len(self._ids):
-            for k, v in self._ids[chosen].frames.items():
+            for k, v in self.identity_frames()[chosen].items():
                 lms[k] = v
         return build_track(lms, self.fps, self.width, self.height, np.array(self._cuts, bool),
                            np.array(self._counts, np.int16), identity=chosen or 0, identities=len(self._ids))
+
+
+def _runs(frames: list[int], cuts: list[bool]) -> list[list[int]]:
+    """Split sorted frame indices into runs of consecutive frames that no scene cut interrupts."""
+    runs: list[list[int]] = []
+    for k in frames:
+        if runs and k == runs[-1][-1] + 1 and not (k < len(cuts) and cuts[k]):
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs
 
 
 def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.ndarray, counts: np.ndarray,
