@@ -190,9 +190,13 @@ def framed_talking_video(talking_video, speech_wav, tmp_path_factory) -> Path:  
 def test_editing_the_face_region_equals_editing_the_whole_frame(model, mode, framed_talking_video, speech_wav,
                                                                 tmp_path, monkeypatch):
     """The engine converts and edits only a box around the face: every tier's edits must fit in it."""
+    from openlipsync.engine import render_retrieval
     from tests.engine.features import capture_frames, skip_calibration
 
     skip_calibration(monkeypatch)
+    # the pro tiers' alignment search picks a whole-pixel shift: float rounding in box coordinates can flip
+    # its choice on a frame, which changes hundreds of mouth pixels by a few levels and is not a clipped edit
+    monkeypatch.setattr(render_retrieval, "_refine_shift", lambda *args, **kwargs: None)
     opts = LipSyncOptions(model=model, sync_mode=SyncMode.CUT_OFF, **({"model_mode": mode} if mode else {}))
 
     def frames() -> np.ndarray:
