@@ -146,7 +146,7 @@ class LibraryBuilder:
         if not items:
             return None
         src = np.array([it[0] for it in items], np.int64)
-        lms = np.stack([mesh.apply_affine(m, track.landmarks[k]) for k, m, _ in items]).astype(np.float32)
+        lms = track.placed(src, np.stack([it[1] for it in items]))
         crops = [it[2] for it in items]
         teeth = np.array([teeth_score(c, lm[mesh.IDX["LIPS_INNER"]], canon.d) for c, lm in zip(crops, lms,
                                                                                               strict=True)])

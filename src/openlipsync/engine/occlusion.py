@@ -99,7 +99,7 @@ class OcclusionBuilder:
         if len(items) < 3:
             return None
         # landmarks of the finished (two-way smoothed) track, placed as the crops were
-        lms = np.stack([mesh.apply_affine(m, track.landmarks[k]) for k, _, m in items]).astype(np.float32)
+        lms = track.placed(np.array([it[0] for it in items]), np.stack([it[2] for it in items]))
         model = OcclusionModel.fit(smp.ref, np.stack([it[1] for it in items]), lms)
         model.unstable = unstable_scale(track)
         return model

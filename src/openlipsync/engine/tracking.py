@@ -97,6 +97,12 @@ class FaceTrack:
         """(n,) eye-centre distance in pixels (NaN where absent)."""
         return mesh.interocular(self.landmarks)
 
+    def placed(self, frames: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        """(k, 478, 2) float32 landmarks of ``frames`` (k,) each carried through its own 2×3 affine map
+        (``maps`` (k, 2, 3)), e.g. into the canonical crop that was cut from that frame."""
+        lm = self.landmarks[frames].astype(np.float64)
+        return (np.einsum("kij,knj->kni", maps[:, :, :2], lm) + maps[:, None, :, 2]).astype(np.float32)
+
 
 def _thumb(frame: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
