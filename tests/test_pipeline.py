@@ -194,8 +194,9 @@ def test_editing_the_face_region_equals_editing_the_whole_frame(model, mode, fra
     from tests.engine.features import capture_frames, skip_calibration
 
     skip_calibration(monkeypatch)
-    # the pro tiers' alignment search picks a whole-pixel shift: float rounding in box coordinates can flip
-    # its choice on a frame, which changes hundreds of mouth pixels by a few levels and is not a clipped edit
+    # the pro tiers' ECC alignment is accepted or dropped whole (no convergence, or beyond its bound): float
+    # rounding in box coordinates can flip that on a frame, which changes hundreds of mouth pixels by a few
+    # levels and is not a clipped edit
     monkeypatch.setattr(render_retrieval, "_refine_shift", lambda *args, **kwargs: None)
     opts = LipSyncOptions(model=model, sync_mode=SyncMode.CUT_OFF, **({"model_mode": mode} if mode else {}))
 
