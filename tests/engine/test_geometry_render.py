@@ -66,3 +66,35 @@ def test_feathering_an_8bit_polygon_mask_equals_feathering_the_float_one():
         got = blend.feathered_polygon(poly, (90, 100), sigma)
         assert got.dtype == np.float32 and np.array_equal(got, want)
     assert blend.feathered_polygon(poly, (90, 100), 3.7)[0, 0] == 0.0
+
+
+def test_leftover_cavity_and_teeth_inside_closed_lips_are_filled_with_lip():
+    """Bits of interior the warp carries into closed lips (a dark cavity fleck, a white tooth, a dark
+    corner) are inpainted from the lip; lip shading, and everything outside the lips and their corners,
+    is left alone."""
+    import cv2
+
+    from openlipsync.engine.render_warp import mend_closed_lips
+
+    lip, skin = np.array([170, 90, 95]), np.array([200, 160, 140])
+    img = np.empty((80, 120, 3), np.uint8)
+    img[:] = skin
+    top = np.stack([np.linspace(20, 100, 11), 40 - 8 * np.sin(np.linspace(0, np.pi, 11))], axis=1)
+    bottom = np.stack([np.linspace(90, 30, 9), 40 + 10 * np.sin(np.linspace(np.pi / 10, np.pi * 0.9, 9))],
+                      axis=1)
+    outer = np.concatenate([top, bottom]).astype(np.float32)  # mesh.LIPS_OUTER order: upper, then lower back
+    cv2.fillPoly(img, [np.round(outer).astype(np.int32)], lip.tolist())
+    img[38:41, 60:90] = (lip * 0.8).astype(np.uint8)  # lip shading: must stay
+    shaded = img[38:41, 60:90].copy()
+    img[39:43, 40:46] = (30, 15, 15)  # cavity
+    img[36:40, 50:54] = (235, 235, 230)  # a tooth
+    img[38:42, 20:23] = (25, 10, 10)  # a dark corner left where the wider mouth's corner was
+    beard = (60, 45, 40)
+    img[5:10, 10:110] = beard  # dark, but outside the lips
+    out = mend_closed_lips(img, outer, lip.astype(np.float64))
+    for y0, y1, x0, x1 in ((39, 43, 40, 46), (36, 40, 50, 54)):
+        assert np.abs(out[y0:y1, x0:x1].astype(int) - lip).max() < 40
+    assert out[38:42, 20:23].min() > 80  # the corner (half outside the lips) is filled from lip and skin
+    assert np.array_equal(out[38:41, 60:90], shaded)
+    assert (out[5:10, 10:110] == beard).all()
+    assert np.array_equal(mend_closed_lips(out, outer, lip.astype(np.float64)), out)  # nothing left to mend

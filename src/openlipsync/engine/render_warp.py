@@ -15,6 +15,14 @@ import numpy as np
 
 from openlipsync.engine import blend, geometry, interior, mesh, warp
 
+# Lab lightness differences from the lip colour that mark leftover interior inside closed lips: cavity
+# (darker) and teeth (brighter and colourless); lip shading and highlights stay well within them.
+STRAY_DARK = 35.0
+STRAY_BRIGHT = 30.0
+STRAY_CAVITY = 60.0  # around the corners only the cavity's near-black counts (corners are shadowed anyway)
+# Mouths opened less than this (inter-ocular units) show no interior that closing could leave behind.
+MEND_MIN_OPENING = 0.06
+
 
 @dataclass
 class RenderTimes:
@@ -127,6 +135,45 @@ def skip_interior(lm: np.ndarray, closing: float) -> np.ndarray:
     return out
 
 
+def mend_closed_lips(warped: np.ndarray, outer: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """Fill what is left of the mouth interior (dark cavity, teeth) inside lips the warp has closed.
+
+    On a wide-open mouth the inner-lip landmarks often sit on the teeth or in the cavity rather than on
+    the lip edge, so closing it carries bits of interior into the lips. Inside the closed outer-lip
+    contour ``outer`` (and around its corners, where a wide mouth's dark corners are left when the lips
+    narrow), pixels far darker than the lip colour ``lips``, or brighter and colourless like teeth, are
+    inpainted from the lip around them."""
+    h, w = warped.shape[:2]
+    corners = outer[[0, len(mesh.LIPS_OUTER_UPPER) - 1]]  # mesh.LIPS_OUTER: upper lip corner to corner first
+    reach = int(np.ceil(0.08 * float(np.linalg.norm(corners[1] - corners[0])))) + 1
+    x0, y0 = np.maximum(np.floor(outer.min(0)).astype(int) - reach, 0)
+    x1, y1 = np.minimum(np.ceil(outer.max(0)).astype(int) + reach + 1, [w, h])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return warped
+    box = warped[y0:y1, x0:x1]
+    origin = np.array([x0, y0], np.float32)
+    inside = blend.polygon_mask(outer - origin, box.shape[:2]) > 0.5
+    corner_zone = np.zeros(box.shape[:2], np.uint8)
+    for c in np.round(corners - origin).astype(int):
+        cv2.circle(corner_zone, (int(c[0]), int(c[1])), reach, 1, -1)
+    lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = cv2.cvtColor(np.clip(lips, 0, 255).astype(np.uint8).reshape(1, 1, 3), cv2.COLOR_RGB2LAB)
+    ref = ref.reshape(3).astype(np.float32)
+    light = lab[..., 0] - ref[0]
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    ref_chroma = float(np.hypot(ref[1] - 128, ref[2] - 128))
+    # away from the lips' (landmark-drawn) edge, where skin, moustache and the corner shadows begin
+    core = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, reach // 3)) > 0
+    teeth = (light > STRAY_BRIGHT) & (chroma < 0.8 * ref_chroma)
+    stray = (core & (teeth | (light < -STRAY_DARK))) | ((corner_zone > 0) & (light < -STRAY_CAVITY))
+    if not stray.any():
+        return warped
+    holes = cv2.dilate(stray.astype(np.uint8), np.ones((3, 3), np.uint8))
+    out = warped.copy()
+    out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(box), holes, 3, cv2.INPAINT_TELEA)
+    return out
+
+
 def draw_seam(warped: np.ndarray, dst: np.ndarray, roi: np.ndarray, src: np.ndarray, closing: float
               ) -> np.ndarray:
     """The thin dark line where closed lips meet (a darker lip tone), faded in with ``closing``."""
@@ -161,6 +208,10 @@ class WarpRenderer:
         trim = closing if opening <= cur_open else 0.4
         warped, gap = layered_warp(roi, skip_interior(lm, trim), dst_lm, region)
         if closing > 0.5:
+            if cur_open >= MEND_MIN_OPENING:
+                lips = interior.lip_colour(roi, lm[mesh.IDX["LIPS_OUTER"]] - region.offset,
+                                           lm[mesh.IDX["LIPS_INNER"]] - region.offset)
+                warped = mend_closed_lips(warped, dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset, lips)
             warped = draw_seam(warped, dst_lm - region.offset, roi, lm - region.offset, closing)
         if gap.max() > 0 and opening * region.d >= 1.0:
             rel = dst_lm - region.offset
