@@ -82,12 +82,18 @@ class RetrievalRenderer:
     def _anchor_shift(self, entry: int, lm: np.ndarray, m_frame_to_canon: np.ndarray) -> np.ndarray:
         """Translation putting library mouth ``entry``'s upper lip on the current frame's upper lip.
 
-        The upper lip rides on the skull, but a similarity fitted to eyes and nose cannot follow a nod
-        (foreshortening moves the mouth against the eyes), so mouths from frames with another pitch would
-        land too high or too low by several pixels and jump from frame to frame."""
+        The upper lip rides on the skull, but a similarity fitted to eyes and nose cannot follow a nod or a
+        turn (foreshortening moves the mouth against the eyes), so mouths from frames with another pose
+        would land by several pixels off and jump from frame to frame. Vertically the upper lip is matched;
+        across the face the mouth centre (between the corners), because the lip points slide along the
+        contour as the mouth changes shape (following them would shift the whole mouth sideways)."""
         upper = mesh.IDX["LIPS_OUTER_UPPER"][1:-1]
-        placed = mesh.apply_affine(mesh.invert_affine(m_frame_to_canon), self.library.lm[entry][upper])
-        return (lm[upper] - placed).mean(axis=0).astype(np.float32)
+        to_frame = mesh.invert_affine(m_frame_to_canon)
+        entry_lm = self.library.lm[entry]
+        across, down = mesh.face_axes(lm)
+        lip = (lm[upper] - mesh.apply_affine(to_frame, entry_lm[upper])).mean(axis=0)
+        centre = (lm[61] + lm[291] - mesh.apply_affine(to_frame, entry_lm[[61, 291]]).sum(axis=0)) / 2
+        return (float(lip @ down) * down + float(centre @ across) * across).astype(np.float32)
 
     def _cross_fade(self, patch: np.ndarray, entry: int, prev: int, lm: np.ndarray, m: np.ndarray,
                     origin: np.ndarray, size: tuple[int, int], base: np.ndarray, ring: np.ndarray) -> np.ndarray:
