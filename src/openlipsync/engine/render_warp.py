@@ -174,12 +174,9 @@ def mend_closed_lips(warped: np.ndarray, outer: np.ndarray, lips: np.ndarray) ->
     return out
 
 
-def draw_seam(warped: np.ndarray, dst: np.ndarray, roi: np.ndarray, src: np.ndarray, closing: float
-              ) -> np.ndarray:
-    """The thin dark line where closed lips meet (a darker lip tone), faded in with ``closing``."""
-    import cv2
-
-    lips = interior.lip_colour(roi, src[mesh.IDX["LIPS_OUTER"]], src[mesh.IDX["LIPS_INNER"]])
+def draw_seam(warped: np.ndarray, dst: np.ndarray, lips: np.ndarray, closing: float) -> np.ndarray:
+    """The thin dark line where closed lips meet (a darker tone of the lip colour ``lips``), faded in with
+    ``closing``."""
     line = (dst[mesh.IDX["LIPS_INNER_UPPER"]] + dst[mesh.IDX["LIPS_INNER_LOWER"]]) / 2
     mask = np.zeros(warped.shape[:2], np.float32)
     cv2.polylines(mask, [np.round(line * 16).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, shift=4)
@@ -207,16 +204,16 @@ class WarpRenderer:
         # would otherwise be stretched into a dark rim around the new interior
         trim = closing if opening <= cur_open else 0.4
         warped, gap = layered_warp(roi, skip_interior(lm, trim), dst_lm, region)
-        if closing > 0.5:
-            if cur_open >= MEND_MIN_OPENING:
-                lips = interior.lip_colour(roi, lm[mesh.IDX["LIPS_OUTER"]] - region.offset,
-                                           lm[mesh.IDX["LIPS_INNER"]] - region.offset)
-                warped = mend_closed_lips(warped, dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset, lips)
-            warped = draw_seam(warped, dst_lm - region.offset, roi, lm - region.offset, closing)
-        if gap.max() > 0 and opening * region.d >= 1.0:
-            rel = dst_lm - region.offset
+        rel = dst_lm - region.offset
+        paint_interior = gap.max() > 0 and opening * region.d >= 1.0
+        if closing > 0.5 or paint_interior:
             lips = interior.lip_colour(roi, lm[mesh.IDX["LIPS_OUTER"]] - region.offset,
                                        lm[mesh.IDX["LIPS_INNER"]] - region.offset)
+        if closing > 0.5:
+            if cur_open >= MEND_MIN_OPENING:
+                warped = mend_closed_lips(warped, rel[mesh.IDX["LIPS_OUTER"]], lips)
+            warped = draw_seam(warped, rel, lips, closing)
+        if paint_interior:
             warped = interior.render_interior(warped, rel[mesh.IDX["LIPS_INNER"]],
                                               rel[mesh.IDX["LIPS_INNER_UPPER"]], opening * region.d,
                                               region.d, lips, gap)
