@@ -4,6 +4,7 @@ import numpy as np
 
 from openlipsync.engine.library import Canon, MouthLibrary
 from openlipsync.engine.report import av_offset, build_report
+from openlipsync.engine import selection
 from openlipsync.engine.selection import select_mouths
 from openlipsync.engine.types import MouthPlan
 
@@ -41,6 +42,25 @@ def test_viterbi_prefers_runs_of_consecutive_source_frames():
     picks = select_mouths(lib, _plan(want, np.ones(40, bool)), np.zeros((40, 3), np.float32), np.ones(40, bool))
     consecutive = np.mean(np.diff(lib.src[picks]) == 1)
     assert consecutive > 0.7
+
+
+def test_the_candidates_per_frame_stay_bounded_on_long_videos(monkeypatch):
+    # states carried from frame to frame must not pile up into the whole library (quadratic time)
+    sizes = []
+    join = selection._join
+
+    def recording_join(lib, prev, cur, speech):
+        sizes.append((len(prev), len(cur)))
+        return join(lib, prev, cur, speech)
+
+    monkeypatch.setattr(selection, "_join", recording_join)
+    rng = np.random.default_rng(1)
+    lib = _library(rng.uniform(0, 0.2, 400))
+    want = 0.1 + 0.08 * np.sin(np.arange(300) / 4.0)
+    picks = select_mouths(lib, _plan(want, np.ones(300, bool)), np.zeros((300, 3), np.float32), np.ones(300, bool))
+    assert (picks >= 0).all() and np.abs(lib.opening[picks] - want).mean() < 0.03
+    assert max(p for p, _ in sizes) <= selection.BEAM
+    assert max(c for _, c in sizes) <= selection.TOP_K + 2 * selection.BEAM
 
 
 def test_invalid_frames_get_no_pick():

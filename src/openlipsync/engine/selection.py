@@ -20,6 +20,9 @@ SIGMA_PITCH = 0.06
 JUMP_COST = 2.5
 HOLD_COST_SPEECH = 0.8
 TOP_K = 16
+# Paths kept from one frame to the next (best accumulated cost). Without a beam the states carried over
+# (each path's entry and its successor) accumulate until every entry is a candidate on every frame.
+BEAM = 16
 
 
 def target_costs(lib: MouthLibrary, plan: MouthPlan, pose: np.ndarray) -> np.ndarray:
@@ -53,28 +56,29 @@ def select_mouths(lib: MouthLibrary, plan: MouthPlan, pose: np.ndarray, valid: n
     if n == 0 or lib.size == 0:
         return picks
     tc = target_costs(lib, plan, pose)
-    succ = {int(s): i for i, s in enumerate(lib.src)}  # source frame -> entry
+    succ = np.full(int(lib.src.max(initial=0)) + 2, -1, np.int64)  # source frame -> entry showing it
+    succ[lib.src] = np.arange(lib.size)
     cands: list[np.ndarray] = []
     scores: list[np.ndarray] = []
     back: list[np.ndarray] = []
+    k = min(TOP_K, lib.size)
     for t in range(n):
-        k = min(TOP_K, lib.size)
         top = np.argpartition(tc[t], k - 1)[:k]
-        if cands:
-            nxt = [succ.get(int(lib.src[e]) + 1) for e in cands[-1]]
-            extra = np.array([e for e in nxt if e is not None] + list(cands[-1]), np.int64)
-            top = np.unique(np.concatenate([top, extra]))
         if not cands or not valid[t] or (t > 0 and not valid[t - 1]):
             cands.append(top)
             scores.append(tc[t, top])
             back.append(np.full(len(top), -1, np.int64))
             continue
-        j = _join(lib, cands[-1], top, bool(plan.speech[t]))
-        tot = scores[-1][:, None] + j
+        keep = np.argsort(scores[-1], kind="stable")[:BEAM]
+        alive = cands[-1][keep]
+        nxt = succ[lib.src[alive] + 1]
+        # each surviving path may continue its run of source frames or hold its entry
+        top = np.unique(np.concatenate([top, nxt[nxt >= 0], alive]))
+        tot = scores[-1][keep][:, None] + _join(lib, alive, top, bool(plan.speech[t]))
         arg = tot.argmin(0)
         cands.append(top)
         scores.append(tot[arg, np.arange(len(top))] + tc[t, top])
-        back.append(arg)
+        back.append(keep[arg])
     i = int(scores[-1].argmin())
     for t in range(n - 1, -1, -1):
         picks[t] = cands[t][i]
