@@ -51,8 +51,10 @@ FRAME_CACHE_BYTES = 192 * 1024 * 1024  # decoded frames kept for bounce/loop re-
 FACE_MARGIN = 0.35
 HEAD_MARGIN = 0.9
 # Tiers that edit only the lower face (mouth render, no post stages) convert a box around the lower-face
-# polygon (× its larger side): the chin and the jaw line may move down a little.
-MOUTH_MARGIN = 0.2
+# polygon: the renderers change nothing outside that polygon (it already leaves room for the chin to move)
+# and work in its bounding box grown by 2 px (``render_warp.lower_face_region``).
+MOUTH_MARGIN = 0.0
+BOX_PAD_PX = 4
 MAX_RENDER_WORKERS = 4
 MIN_FRAMES_TO_FORK = 12
 # Tiers above lipsync-2-pro are not distinct engines yet; they use the lipsync-2-pro renderer.
@@ -187,7 +189,7 @@ def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGI
     (``lower_face``: an edit of the mouth, lips and jaw only)."""
     pts = geometry.lower_face_polygon(lm) if lower_face else lm
     size = float(np.ptp(pts, axis=0).max())
-    return even_box(roi_box(pts, (height, width), margin * size), width, height)
+    return even_box(roi_box(pts, (height, width), margin * size + BOX_PAD_PX), width, height)
 
 
 def face_view(frame: YuvFrame, lm: np.ndarray, matrix: str, margin: float = FACE_MARGIN, *,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from openlipsync.engine import selection
 from openlipsync.engine.library import Canon, MouthLibrary
 from openlipsync.engine.report import av_offset, build_report
-from openlipsync.engine import selection
 from openlipsync.engine.selection import select_mouths
 from openlipsync.engine.types import MouthPlan
 

@@ -53,3 +53,26 @@ def test_failure_falls_back_to_acoustics(speech_audio, monkeypatch):
     an = analyse(speech_audio, SR, 25.0, frames_for(speech_audio))
     assert an.phones is None and an.speech.any()
     assert an.design().shape[0] == an.frame_count
+
+
+def test_a_warmed_up_decoder_is_inherited_by_forked_jobs(bilabial_audio):
+    from openlipsync.forked import Forked
+
+    ph.warm_up()
+    built = ph._local.decoder
+    assert built is not None
+    # the audio analysis runs in a process forked from the warmed thread: it reuses the decoder, and a
+    # reused decoder gives the same phones as a fresh one
+    assert Forked(lambda: ph._decoder() is built).result()
+    reused = ph.recognise_phones(bilabial_audio)
+    ph._local.decoder = None
+    assert ph.recognise_phones(bilabial_audio) == reused
+
+
+def test_warm_up_survives_a_broken_recogniser(monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("no acoustic model")
+
+    monkeypatch.setattr(ph, "_decoder", broken)
+    ph.warm_up()
+    assert "phone recogniser unavailable" in caplog.text

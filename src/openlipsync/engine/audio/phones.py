@@ -91,6 +91,14 @@ def _decoder():  # noqa: ANN202 - pocketsphinx types are untyped
     return dec
 
 
+def warm_up() -> None:
+    """Build this thread's decoder ahead of the first job (processes forked from this thread inherit it)."""
+    try:
+        _decoder()
+    except Exception as exc:  # a missing or broken pocketsphinx is reported when a job needs it
+        log.warning("phone recogniser unavailable: %s", exc)
+
+
 def speech_regions(speech: np.ndarray, fps: float, n_samples: int) -> list[tuple[int, int]]:
     """Sample ranges worth decoding: voice-active frames padded by 0.25 s, gaps < 0.6 s merged,
     split into pieces of at most CHUNK_S (silence is never sent to the recogniser)."""

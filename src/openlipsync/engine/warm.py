@@ -1,0 +1,9 @@
+"""Importing this module builds the engine's reusable state: the phone recogniser (pocketsphinx).
+
+Fork servers can only preload modules (``multiprocessing.set_forkserver_preload``), so the warm-up is an
+import side effect here and nowhere else. Jobs forked from the importing thread start with it built.
+"""
+
+from openlipsync.engine.audio.phones import warm_up
+
+warm_up()
