@@ -45,3 +45,16 @@ def test_backward_maps_send_destination_points_to_their_sources():
     assert np.median(err) < 0.5
     # far from every control point (the ROI corners are fixed) nothing moves
     assert abs(map_x[0, 0]) < 1e-3 and abs(map_y[0, 0]) < 1e-3
+
+
+def test_maps_of_some_rows_equal_those_rows_of_the_whole_maps():
+    rng = np.random.default_rng(7)
+    h, w = 93, 70
+    dst = rng.uniform(3, [w - 3, h - 3], (60, 2)).astype(np.float32)
+    src = dst + rng.normal(0, 3, dst.shape).astype(np.float32)
+    whole_x, whole_y = warp.backward_maps(dst, src, (h, w), step=4)
+    for rows in [(0, h), (0, 1), (0, 37), (5, 6), (13, 58), (40, h), (h - 1, h)]:
+        part_x, part_y = warp.backward_maps(dst, src, (h, w), step=4, rows=rows)
+        assert part_x.shape == (rows[1] - rows[0], w)
+        np.testing.assert_array_equal(part_x, whole_x[rows[0]:rows[1]])
+        np.testing.assert_array_equal(part_y, whole_y[rows[0]:rows[1]])

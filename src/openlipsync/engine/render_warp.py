@@ -55,9 +55,10 @@ def lower_face_region(lm: np.ndarray, shape: tuple[int, int]) -> Region:
 
 
 def region_maps(size: tuple[int, int], lm: np.ndarray, dst_lm: np.ndarray, region: Region,
-                exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                exclude: np.ndarray | None = None, rows: tuple[int, int] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Remap maps moving landmarks ``lm`` to ``dst_lm`` (mesh points ``exclude`` do not take part);
-    the region outline stays fixed."""
+    the region outline stays fixed. ``rows``: only those rows (see ``warp.backward_maps``)."""
     face = np.ones(468, bool)
     if exclude is not None:
         face[exclude] = False
@@ -68,7 +69,7 @@ def region_maps(size: tuple[int, int], lm: np.ndarray, dst_lm: np.ndarray, regio
     ctrl_src = np.concatenate([src[keep], region.poly])
     # grid step grows with the face: the displacement field is smooth at the scale of the mesh
     step = int(np.clip(region.d / 20.0, 4, 10))
-    return warp.backward_maps(ctrl_dst, ctrl_src, size, step=step)
+    return warp.backward_maps(ctrl_dst, ctrl_src, size, step=step, rows=rows)
 
 
 def _extend(curve: np.ndarray, w: int, h: int, across: np.ndarray, below: bool) -> np.ndarray:
@@ -91,8 +92,6 @@ def layered_warp(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Re
     """
     h, w = roi.shape[:2]
     across, down = mesh.face_axes(lm)
-    ux, uy = region_maps((h, w), lm, dst_lm, region, exclude=mesh.IDX["LOWER_LIP"])
-    lx, ly = region_maps((h, w), lm, dst_lm, region, exclude=mesh.IDX["UPPER_LIP"])
     up_i, lo_i = mesh.IDX["LIPS_INNER_UPPER"], mesh.IDX["LIPS_INNER_LOWER"]
     src_gap = np.maximum((lm[lo_i] - lm[up_i]) @ down, 0.0)
     dst_u, dst_l = dst_lm[up_i] - region.offset, dst_lm[lo_i] - region.offset
@@ -105,9 +104,18 @@ def layered_warp(roi: np.ndarray, lm: np.ndarray, dst_lm: np.ndarray, region: Re
     below = np.minimum(below, 1.0 - above)
     gap = np.clip(1.0 - above - below, 0.0, 1.0)
     # join the layers by colour (mixing coordinates would sample the interior along the seam)
-    upper, lower = warp.remap(roi, ux, uy), warp.remap(roi, lx, ly)
     wu, wl = above + 0.5 * gap, below + 0.5 * gap
-    out = cv2.blendLinear(upper, lower, np.ascontiguousarray(wu), np.ascontiguousarray(wl))
+    layers = []
+    for weight, exclude in ((wu, mesh.IDX["LOWER_LIP"]), (wl, mesh.IDX["UPPER_LIP"])):
+        # each layer is warped only on the rows where it shows
+        shown = np.flatnonzero(weight.max(axis=1) > 0)
+        layer = np.zeros_like(roi)
+        if shown.size:
+            rows = (int(shown[0]), int(shown[-1]) + 1)
+            mx, my = region_maps((h, w), lm, dst_lm, region, exclude=exclude, rows=rows)
+            layer[rows[0]:rows[1]] = warp.remap(roi, mx, my)
+        layers.append(layer)
+    out = cv2.blendLinear(layers[0], layers[1], np.ascontiguousarray(wu), np.ascontiguousarray(wl))
     return out, gap
 
 

@@ -23,29 +23,44 @@ def roi_box(points: np.ndarray, shape: tuple[int, int], margin: float = 0.0) -> 
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step: int = 4
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step: int = 4,
+                  rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``cv2.remap`` maps of shape ``size`` (h, w) sending each destination pixel to its source position.
 
     ``dst``/``src``: (k, 2) control points in ROI coordinates. The ROI corners are added as fixed points,
-    so pixels away from the moving points keep their position.
+    so pixels away from the moving points keep their position. ``rows`` (r0, r1): only those rows of the
+    maps, the same values as the whole maps' rows (for warps that are shown on part of the ROI only).
     """
     h, w = size
+    r0, r1 = rows if rows is not None else (0, h)
     corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], np.float64)
     pts = np.concatenate([dst.astype(np.float64), corners])
     val = np.concatenate([(src - dst).astype(np.float64), np.zeros((4, 2))])
     # qhull rejects exactly coincident points; a sub-pixel jitter is invisible
-    pts += np.random.default_rng(0).normal(0, 1e-3, pts.shape)
+    pts += _jitter(len(pts))
     # sample at cell centres so that a plain resize by ``step`` puts every sample back at its position
     gx = (np.arange(-(-w // step), dtype=np.float64) + 0.5) * step - 0.5
     gy = (np.arange(-(-h // step), dtype=np.float64) + 0.5) * step - 0.5
+    # the coarse rows that the upsampling of rows r0..r1-1 reads (the resize clamps at the grid's ends,
+    # so a sub-grid must not end where the whole grid goes on)
+    c0 = max(0, int(np.floor((r0 + 0.5) / step - 0.5)))
+    c1 = min(len(gy), int(np.floor((r1 - 0.5) / step - 0.5)) + 2)
     try:
-        coarse = _interpolate(Delaunay(pts), val, gx, gy, step)
+        coarse = _interpolate(Delaunay(pts), val, gx, gy[c0:c1], step)
     except QhullError:
-        coarse = np.zeros((len(gy), len(gx), 2), np.float32)
-    full = cv2.resize(coarse, (len(gx) * step, len(gy) * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        coarse = np.zeros((c1 - c0, len(gx), 2), np.float32)
+    full = cv2.resize(coarse, (len(gx) * step, (c1 - c0) * step), interpolation=cv2.INTER_LINEAR)
+    full = full[r0 - c0 * step:r1 - c0 * step, :w]
     base_x, base_y = _pixel_grid(h, w)
-    return base_x + full[..., 0], base_y + full[..., 1]
+    return base_x[r0:r1] + full[..., 0], base_y[r0:r1] + full[..., 1]
+
+
+_JITTER = np.random.default_rng(0).normal(0, 1e-3, (1024, 2))
+
+
+def _jitter(n: int) -> np.ndarray:
+    """(n, 2) fixed sub-pixel offsets (the same for every call: warps are deterministic)."""
+    return _JITTER[:n] if n <= len(_JITTER) else np.random.default_rng(0).normal(0, 1e-3, (n, 2))
 
 
 @lru_cache(maxsize=8)
