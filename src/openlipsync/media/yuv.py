@@ -104,25 +104,25 @@ class YuvFrame:
         ``before`` as ``to_rgb`` returned it). Unchanged pixels keep their exact decoded values; chroma is
         rewritten only in 2×2 blocks that contain a changed pixel."""
         diff = cv2.absdiff(before, after)
-        summed = cv2.transform(diff, np.ones((1, 3), np.float32))  # saturating channel sum: > 0 iff changed
-        bx, by, bw, bh = cv2.boundingRect(summed)
+        # bounding box of the changed bytes (x counts channel bytes), grown to chroma sites
+        bx, by, bw, bh = cv2.boundingRect(diff.reshape(diff.shape[0], -1))
         if bw == 0:
             return self
-        # convert only the changed part of the box (grown to chroma sites)
-        cx0, cy0 = bx - bx % 2, by - by % 2
-        cx1, cy1 = bx + bw, by + bh
-        changed = summed[cy0:cy1, cx0:cx1] > 0
+        cx0, cy0 = bx // 3 - (bx // 3) % 2, by - by % 2
+        cx1, cy1 = -(-(bx + bw) // 3), by + bh
+        d = diff[cy0:cy1, cx0:cx1]
+        changed = (d[..., 0] | d[..., 1] | d[..., 2]) > 0
         x0, y0 = box[0] + cx0, box[1] + cy0
         out = self.copy()
         y, u, v = _rgb_to_yuv420(after[cy0:cy1, cx0:cx1], matrix)
-        out.y[y0:y0 + changed.shape[0], x0:x0 + changed.shape[1]][changed] = y[changed]
         h, w = changed.shape
+        np.copyto(out.y[y0:y0 + h, x0:x0 + w], y, where=changed)
+        # a chroma sample is rewritten when any pixel of its 2×2 block changed
         padded = np.zeros((2 * u.shape[0], 2 * u.shape[1]), bool)
         padded[:h, :w] = changed
-        block = padded.reshape(u.shape[0], 2, u.shape[1], 2).any(axis=(1, 3))
+        block = padded[0::2, 0::2] | padded[1::2, 0::2] | padded[0::2, 1::2] | padded[1::2, 1::2]
         for plane, new in ((out.u, u), (out.v, v)):
-            region = plane[y0 // 2:y0 // 2 + new.shape[0], x0 // 2:x0 // 2 + new.shape[1]]
-            region[block] = new[block]
+            np.copyto(plane[y0 // 2:y0 // 2 + new.shape[0], x0 // 2:x0 // 2 + new.shape[1]], new, where=block)
         return out
 
 
@@ -165,12 +165,13 @@ def _rgb_to_yuv_matrix(matrix: str) -> np.ndarray:
 def _rgb_to_yuv420(rgb: np.ndarray, matrix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Limited-range planes of an RGB image; chroma is the 2×2 mean (odd edges replicated)."""
     h, w = rgb.shape[:2]
-    yuv = cv2.transform(rgb.astype(np.float32), _rgb_to_yuv_matrix(matrix))
+    to_yuv = _rgb_to_yuv_matrix(matrix)
+    y = cv2.transform(np.ascontiguousarray(rgb), to_yuv[:1])  # uint8 in, rounded and saturated uint8 out
+    # the transform is affine, so the chroma of the 2×2 mean colour is the 2×2 mean of the chroma
+    rgb_f = rgb.astype(np.float32)
     if h % 2 or w % 2:
-        yuv = cv2.copyMakeBorder(yuv, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    chroma = cv2.resize(yuv[..., 1:], (yuv.shape[1] // 2, yuv.shape[0] // 2), interpolation=cv2.INTER_AREA)
-
-    def q(x: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-    return q(yuv[:h, :w, 0]), q(chroma[..., 0]), q(chroma[..., 1])
+        rgb_f = cv2.copyMakeBorder(rgb_f, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    mean = cv2.resize(rgb_f, (rgb_f.shape[1] // 2, rgb_f.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    uv = cv2.transform(mean, to_yuv[1:])
+    uv = np.clip(np.rint(uv), 0, 255).astype(np.uint8)
+    return y.reshape(h, w), np.ascontiguousarray(uv[..., 0]), np.ascontiguousarray(uv[..., 1])
