@@ -47,9 +47,8 @@ def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndar
     a = np.ascontiguousarray(alpha, np.float32)
     if top.dtype != np.uint8:
         top = np.clip(top + 0.5, 0, 255).astype(np.uint8)
-    out = cv2.blendLinear(np.ascontiguousarray(base), np.ascontiguousarray(top), 1.0 - a, a)
-    np.copyto(out, base, where=(a <= 0)[..., None])
-    return out
+    # where α == 0 the weighted mean is base·1 / 1: exact, no copy-back needed
+    return cv2.blendLinear(np.ascontiguousarray(base), np.ascontiguousarray(top), 1.0 - a, a)
 
 
 def match_colour(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, *, max_gain: float = 1.25

@@ -12,6 +12,8 @@ import numpy as np
 
 from openlipsync.engine import blend
 
+_GREY_MEAN = np.full((1, 3), 1 / 3, np.float32)  # for cv2.transform: the mean of the three channels
+
 
 def _curve_mask(upper: np.ndarray, thickness: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Band below the polyline ``upper`` (k,2) whose thickness varies per point."""
@@ -29,11 +31,16 @@ def _resample(curve: np.ndarray, n: int) -> np.ndarray:
 
 def lip_colour(roi: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """Mean RGB of the lips (between the outer and inner contour)."""
-    size = roi.shape[:2]
-    ring = blend.polygon_mask(outer, size) * (1 - blend.polygon_mask(inner, size))
-    if ring.sum() < 4:
+    h, w = roi.shape[:2]
+    # only the box around the outer contour can be inside it (+1 px of anti-aliased edge)
+    x0, y0 = np.clip(np.floor(outer.min(0)).astype(int) - 1, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(outer.max(0)).astype(int) + 2, 0, [w, h])
+    origin = np.array([x0, y0], np.float32)
+    size = (int(y1 - y0), int(x1 - x0))
+    ring = blend.polygon_mask(outer - origin, size) * (1 - blend.polygon_mask(inner - origin, size))
+    if size[0] <= 0 or size[1] <= 0 or ring.sum() < 4:
         return np.array([150.0, 80.0, 80.0])
-    return (roi.reshape(-1, 3) * ring.reshape(-1, 1)).sum(0) / ring.sum()
+    return (roi[y0:y1, x0:x1].reshape(-1, 3) * ring.reshape(-1, 1)).sum(0) / ring.sum()
 
 
 def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray, open_px: float,
@@ -53,9 +60,10 @@ def render_interior(roi: np.ndarray, inner: np.ndarray, upper_inner: np.ndarray,
     if x1 <= x0 or y1 <= y0:
         return roi
     off = np.array([x0, y0], np.float32)
+    bright = float(np.percentile(cv2.transform(roi.astype(np.float32), _GREY_MEAN), 97))
     out = roi.copy()
     out[y0:y1, x0:x1] = _paint(roi[y0:y1, x0:x1], inner - off, upper_inner - off, open_px, d, lips,
-                               where[y0:y1, x0:x1], float(np.percentile(roi.reshape(-1, 3).mean(1), 97)))
+                               where[y0:y1, x0:x1], bright)
     return out
 
 
