@@ -160,9 +160,10 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     (``own``: gives the video's own sound when already loaded elsewhere)."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
-    # the face mesh of frame k+1 runs in a thread (MediaPipe releases the GIL) while frame k is assigned,
-    # smoothed and offered to the library here
-    observed = prefetched(((f, tracker.observe(f.preview_rgb())) for f in iter_yuv_frames(info)), 2)
+    # a pipeline of threads (OpenCV and MediaPipe release the GIL): frame k+2 is converted for the detector
+    # while the face mesh runs on frame k+1 and frame k is assigned, smoothed and offered to the library here
+    previews = prefetched(((f, f.preview_rgb()) for f in iter_yuv_frames(info)), 2)
+    observed = prefetched(((f, tracker.observe(rgb)) for f, rgb in previews), 2)
     for i, (frame, observation) in enumerate(clock.timed(observed, "track")):
         with clock("track"):
             faces = tracker.assign(observation)
