@@ -28,7 +28,7 @@ from openlipsync.engine.render_retrieval import RetrievalRenderer
 from openlipsync.engine.render_warp import WarpRenderer
 from openlipsync.engine.report import build_report, speech_envelope
 from openlipsync.engine.selection import select_mouths
-from openlipsync.engine.tracking import FaceTrack, FaceTracker
+from openlipsync.engine.tracking import FaceTrack, FaceTracker, scene_thumb
 from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
 from openlipsync.engine.warp import roi_box
 from openlipsync.errors import EngineError, LipSyncError, NoFaceError
@@ -162,8 +162,8 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     total = max(1, info.frame_count)
     # a pipeline of threads (OpenCV and MediaPipe release the GIL): frame k+2 is converted for the detector
     # while the face mesh runs on frame k+1 and frame k is assigned, smoothed and offered to the library here
-    previews = prefetched(((f, f.preview_rgb()) for f in iter_yuv_frames(info)), 2)
-    observed = prefetched(((f, tracker.observe(rgb)) for f, rgb in previews), 2)
+    previews = prefetched((_detector_input(f) for f in iter_yuv_frames(info)), 2)
+    observed = prefetched(((f, tracker.observe(rgb, thumb)) for f, rgb, thumb in previews), 2)
     for i, (frame, observation) in enumerate(clock.timed(observed, "track")):
         with clock("track"):
             faces = tracker.assign(observation)
@@ -182,6 +182,12 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
     if notes is not None and choice.method != "single_face":
         notes.append(choice.note())
     return track
+
+
+def _detector_input(frame: YuvFrame) -> tuple[YuvFrame, np.ndarray, np.ndarray]:
+    """(frame, its RGB preview for the face mesh, its scene-cut thumbnail)."""
+    rgb = frame.preview_rgb()
+    return frame, rgb, scene_thumb(rgb)
 
 
 def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGIN, *,

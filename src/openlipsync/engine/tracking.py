@@ -104,7 +104,8 @@ class FaceTrack:
         return (np.einsum("kij,knj->kni", maps[:, :, :2], lm) + maps[:, None, :, 2]).astype(np.float32)
 
 
-def _thumb(frame: np.ndarray) -> np.ndarray:
+def scene_thumb(frame: np.ndarray) -> np.ndarray:
+    """The tiny grey picture that scene-cut detection compares between consecutive RGB frames."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     return cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
 
@@ -141,12 +142,13 @@ class FaceTracker:
         """Track faces in the next frame; returns {identity: smoothed (478,2) landmarks} for this frame."""
         return self.assign(self.observe(frame))
 
-    def observe(self, frame: np.ndarray) -> Observation:
-        """Scene-cut check and face mesh of the next frame. ``observe`` of frame k+1 may run (in another
-        thread) while ``assign`` handles frame k: the two share no state."""
+    def observe(self, frame: np.ndarray, thumb: np.ndarray | None = None) -> Observation:
+        """Scene-cut check and face mesh of the next frame (``thumb``: its ``scene_thumb`` when already
+        made). ``observe`` of frame k+1 may run (in another thread) while ``assign`` handles frame k: the
+        two share no state."""
         i = self._observed
         self._observed += 1
-        thumb = _thumb(frame)
+        thumb = scene_thumb(frame) if thumb is None else thumb
         cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > SCENE_CUT_DIFF
         self._prev_thumb = thumb
         if cut:
