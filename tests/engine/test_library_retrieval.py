@@ -110,3 +110,38 @@ def test_a_library_mouth_from_a_nodding_frame_sits_on_the_current_upper_lip(anal
     x1, y1 = np.ceil(lm[mesh.IDX["LIPS_OUTER"]].max(0)).astype(int) + 4
     diff = np.abs(out[y0:y1, x0:x1].astype(int) - frames[k][y0:y1, x0:x1])
     assert diff.mean() < 4.0  # measured 1.3 (21 when the mouth lands 6 px low)
+
+
+def _skin_ring(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random texture and a ring-shaped weight around its centre (as around a pasted mouth)."""
+    import cv2
+
+    rng = np.random.default_rng(4)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 3.0)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX)
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot((yy - h / 2) / (h / 2), (xx - w / 2) / (w / 2))
+    ring = np.clip(1.0 - np.abs(r - 0.6) / 0.2, 0, 1).astype(np.float32)
+    return texture, ring
+
+
+def test_pro_alignment_finds_the_sub_pixel_shift_of_the_pasted_skin():
+    import cv2
+
+    from openlipsync.engine.render_retrieval import _refine_shift
+
+    base, ring = _skin_ring(90, 120)
+    t = np.array([1.6, -0.8])
+    # the patch shows the frame's skin moved by t: sampling it at x + t lines it up again
+    moved = cv2.warpAffine(base, np.float32([[1, 0, t[0]], [0, 1, t[1]]]), (120, 90), flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REFLECT)
+    shift = _refine_shift(base, moved, ring, max_shift=4.0)
+    assert shift is not None and np.abs(shift - t).max() < 0.3  # ECC stops at eps 1e-3: ~0.1–0.2 px off
+    back = cv2.warpAffine(moved, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (120, 90),
+                          flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+    inner = ring > 0.5
+    assert np.abs(back.astype(int) - base)[inner].mean() < np.abs(moved.astype(int) - base)[inner].mean() / 3
+    assert _refine_shift(base, moved, ring, max_shift=1.0) is None  # beyond the allowed correction
+    assert _refine_shift(base, moved, np.zeros_like(ring), max_shift=4.0) is None  # no skin to align on
+    flat = np.full_like(base, 128)
+    assert _refine_shift(flat, flat, ring, max_shift=4.0) is None  # nothing to lock onto
