@@ -98,3 +98,16 @@ def test_leftover_cavity_and_teeth_inside_closed_lips_are_filled_with_lip():
     assert np.array_equal(out[38:41, 60:90], shaded)
     assert (out[5:10, 10:110] == beard).all()
     assert np.array_equal(mend_closed_lips(out, outer, lip.astype(np.float64)), out)  # nothing left to mend
+
+
+def test_lip_colour_is_the_mean_between_the_contours_and_survives_lips_outside_the_region():
+    from openlipsync.engine.interior import lip_colour
+
+    roi = np.zeros((50, 60, 3), np.uint8)
+    roi[:, :] = (200, 90, 80)
+    outer = np.array([[10, 10], [40, 10], [25, 30]], np.float32)
+    inner = np.array([[20, 15], [30, 15], [25, 20]], np.float32)
+    roi[16:19, 23:27] = (0, 0, 0)  # the dark mouth inside the inner contour does not count
+    assert np.abs(lip_colour(roi, outer, inner) - (200, 90, 80)).max() < 1.0
+    outside = outer + 100
+    assert np.array_equal(lip_colour(roi, outside, inner + 100), [150.0, 80.0, 80.0])

@@ -37,9 +37,12 @@ def lip_colour(roi: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndar
     x1, y1 = np.clip(np.ceil(outer.max(0)).astype(int) + 2, 0, [w, h])
     origin = np.array([x0, y0], np.float32)
     size = (int(y1 - y0), int(x1 - x0))
+    fallback = np.array([150.0, 80.0, 80.0])
+    if size[0] <= 0 or size[1] <= 0:
+        return fallback
     ring = blend.polygon_mask(outer - origin, size) * (1 - blend.polygon_mask(inner - origin, size))
-    if size[0] <= 0 or size[1] <= 0 or ring.sum() < 4:
-        return np.array([150.0, 80.0, 80.0])
+    if ring.sum() < 4:
+        return fallback
     return (roi[y0:y1, x0:x1].reshape(-1, 3) * ring.reshape(-1, 1)).sum(0) / ring.sum()
 
 

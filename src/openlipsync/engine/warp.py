@@ -14,6 +14,13 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay, QhullError
 
+_JITTER = np.random.default_rng(0).normal(0, 1e-3, (1024, 2))
+
+
+def _jitter(n: int) -> np.ndarray:
+    """(n, 2) fixed sub-pixel offsets (the same for every call: warps are deterministic)."""
+    return _JITTER[:n] if n <= len(_JITTER) else np.random.default_rng(0).normal(0, 1e-3, (n, 2))
+
 
 def roi_box(points: np.ndarray, shape: tuple[int, int], margin: float = 0.0) -> tuple[int, int, int, int]:
     """Integer box (x0, y0, x1, y1) around ``points`` grown by ``margin`` px, clipped to the frame."""
@@ -53,14 +60,6 @@ def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step:
     full = full[r0 - c0 * step:r1 - c0 * step, :w]
     base_x, base_y = _pixel_grid(h, w)
     return base_x[r0:r1] + full[..., 0], base_y[r0:r1] + full[..., 1]
-
-
-_JITTER = np.random.default_rng(0).normal(0, 1e-3, (1024, 2))
-
-
-def _jitter(n: int) -> np.ndarray:
-    """(n, 2) fixed sub-pixel offsets (the same for every call: warps are deterministic)."""
-    return _JITTER[:n] if n <= len(_JITTER) else np.random.default_rng(0).normal(0, 1e-3, (n, 2))
 
 
 @lru_cache(maxsize=8)
