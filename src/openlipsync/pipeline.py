@@ -169,7 +169,16 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
             faces = tracker.assign(observation)
         for ident, lm in faces.items() if library is not None or occlusion is not None else ():
             with clock("library"):
-                view, lm_view, box = face_view(frame, lm, info.color_matrix)
+                if occlusion is None:  # only the library's mouth crop needs pixels: convert just those
+                    assert library is not None
+                    if not library.wants(i, ident, lm):
+                        continue
+                    lo, hi = library.region(ident, lm)
+                    box = even_box((int(np.floor(lo[0])), int(np.floor(lo[1])), int(np.ceil(hi[0])) + 1,
+                                    int(np.ceil(hi[1])) + 1), info.width, info.height)
+                    view, lm_view = frame.to_rgb(info.color_matrix, box), lm - np.array(box[:2], np.float32)
+                else:
+                    view, lm_view, box = face_view(frame, lm, info.color_matrix)
                 if library is not None:
                     library.offer(i, view, {ident: lm_view}, box[:2])
             if occlusion is not None:

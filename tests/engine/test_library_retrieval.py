@@ -59,6 +59,27 @@ def test_a_library_offered_face_regions_equals_one_offered_whole_frames(talking_
     assert np.allclose(regional.opening, lib.opening, atol=1e-5)
 
 
+def test_offering_only_the_region_the_crop_samples_gives_the_same_library(analysed):
+    frames, track, lib = analysed
+    tracker, builder = FaceTracker(25.0, 320, 320), LibraryBuilder(25.0)
+    areas = []
+    for i, f in enumerate(frames):
+        for ident, lm in tracker.update(f).items():
+            if not builder.wants(i, ident, lm):
+                continue
+            lo, hi = builder.region(ident, lm)
+            x0, y0 = np.maximum(np.floor(lo).astype(int), 0)
+            x1, y1 = np.minimum(np.ceil(hi).astype(int) + 1, [320, 320])
+            areas.append((x1 - x0) * (y1 - y0) / (320 * 320))
+            builder.offer(i, f[y0:y1, x0:x1], {ident: lm - np.array([x0, y0], np.float32)}, (x0, y0))
+    regional = builder.finish(tracker.finish())
+    assert regional is not None and regional.size == lib.size
+    assert np.abs(regional.lm - lib.lm).max() < 1e-3
+    crops = np.stack(regional.crops).astype(int) - np.stack(lib.crops)
+    assert np.abs(crops).max() <= 1  # float rounding of the shifted similarity only
+    assert max(areas) < 0.5  # and far fewer pixels than the frame
+
+
 def test_showing_a_frame_its_own_mouth_changes_almost_nothing(analysed):
     frames, track, lib = analysed
     renderer = RetrievalRenderer(lib)

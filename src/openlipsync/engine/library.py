@@ -22,6 +22,7 @@ log = logging.getLogger("openlipsync.engine.library")
 MAX_ENTRIES = 900
 MIN_ENTRIES = 24
 MIN_OPEN_RANGE = 0.06  # the library must span closed..open to be worth using
+CUBIC_SUPPORT_PX = 3  # pixels around a sample that cubic interpolation reads (2) and one for rounding
 CANON_MAX_D = 150.0  # canonical inter-ocular distance cap (px); native scale below it
 
 
@@ -119,13 +120,10 @@ class LibraryBuilder:
         ``frame`` may be a region of the video frame whose top-left corner is at ``origin``: ``faces`` are in
         ``frame``'s pixels, the finished track (``finish``) in the video frame's."""
         for ident, lm in faces.items():
-            d = float(mesh.interocular(lm))
-            if d < MIN_INTEROCULAR_PX or abs(float(mesh.head_pose(lm)[0])) > MAX_YAW:
+            if not self.wants(index, ident, lm):
                 continue
             ent = self._entries.setdefault(ident, _Entries())
-            if index % ent.stride:
-                continue
-            canon = self._canon.setdefault(ident, _make_canon(lm))
+            canon = self._canon_of(ident, lm)
             m = canon.to_canon(lm)
             x0, y0, x1, y1 = canon.box
             crop = cv2.warpAffine(frame, m, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
@@ -135,6 +133,29 @@ class LibraryBuilder:
                 ent.stride *= 2
                 ent.items = [it for it in ent.items if it[0] % ent.stride == 0]
                 log.info("mouth library: keeping every %d-th frame", ent.stride)
+
+    def _canon_of(self, ident: int, lm: np.ndarray) -> Canon:
+        """Face ``ident``'s canonical frame, made from its first offered landmarks ``lm``."""
+        if ident not in self._canon:
+            self._canon[ident] = _make_canon(lm)
+        return self._canon[ident]
+
+    def wants(self, index: int, ident: int, lm: np.ndarray) -> bool:
+        """Whether ``offer`` keeps frame ``index`` of face ``ident`` with landmarks ``lm``: a usable face on a
+        frame the library's current stride samples."""
+        if float(mesh.interocular(lm)) < MIN_INTEROCULAR_PX or abs(float(mesh.head_pose(lm)[0])) > MAX_YAW:
+            return False
+        ent = self._entries.get(ident)
+        return ent is None or index % ent.stride == 0
+
+    def region(self, ident: int, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(top-left, bottom-right) in ``lm``'s pixels of what the crop of face ``ident`` samples, with the
+        cubic interpolation's support: offering only this region gives the same crop as the whole frame."""
+        canon = self._canon_of(ident, lm)
+        x0, y0, x1, y1 = canon.box
+        back = mesh.invert_affine(canon.to_canon(lm))
+        corners = mesh.apply_affine(back, np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64))
+        return corners.min(0) - CUBIC_SUPPORT_PX, corners.max(0) + CUBIC_SUPPORT_PX
 
     def finish(self, track: FaceTrack) -> MouthLibrary | None:
         """The library of the track's face, restricted to frames the track marks valid."""

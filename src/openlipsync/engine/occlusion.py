@@ -80,7 +80,9 @@ class OcclusionBuilder:
         for ident, lm in faces.items():
             if float(mesh.interocular(lm)) < 8:
                 continue
-            smp = self._by_id.setdefault(ident, _Samples(_reference(lm)))
+            if ident not in self._by_id:  # the reference comes from the face's first sample
+                self._by_id[ident] = _Samples(_reference(lm))
+            smp = self._by_id[ident]
             if index % smp.stride:
                 continue
             m = mesh.similarity(lm[mesh.IDX["STABLE"]].astype(np.float64), smp.ref)

@@ -110,8 +110,8 @@ class YuvFrame:
             return self
         cx0, cy0 = bx // 3 - (bx // 3) % 2, by - by % 2
         cx1, cy1 = -(-(bx + bw) // 3), by + bh
-        d = diff[cy0:cy1, cx0:cx1]
-        changed = (d[..., 0] | d[..., 1] | d[..., 2]) > 0
+        d: np.ndarray = diff[cy0:cy1, cx0:cx1]
+        changed = np.bitwise_or(np.bitwise_or(d[..., 0], d[..., 1]), d[..., 2]) > 0
         x0, y0 = box[0] + cx0, box[1] + cy0
         out = self.copy()
         y, u, v = _rgb_to_yuv420(after[cy0:cy1, cx0:cx1], matrix)
@@ -168,7 +168,7 @@ def _rgb_to_yuv420(rgb: np.ndarray, matrix: str) -> tuple[np.ndarray, np.ndarray
     to_yuv = _rgb_to_yuv_matrix(matrix)
     y = cv2.transform(np.ascontiguousarray(rgb), to_yuv[:1])  # uint8 in, rounded and saturated uint8 out
     # the transform is affine, so the chroma of the 2×2 mean colour is the 2×2 mean of the chroma
-    rgb_f = rgb.astype(np.float32)
+    rgb_f: np.ndarray = rgb.astype(np.float32)
     if h % 2 or w % 2:
         rgb_f = cv2.copyMakeBorder(rgb_f, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
     mean = cv2.resize(rgb_f, (rgb_f.shape[1] // 2, rgb_f.shape[0] // 2), interpolation=cv2.INTER_AREA)
