@@ -111,3 +111,26 @@ def test_lip_colour_is_the_mean_between_the_contours_and_survives_lips_outside_t
     assert np.abs(lip_colour(roi, outer, inner) - (200, 90, 80)).max() < 1.0
     outside = outer + 100
     assert np.array_equal(lip_colour(roi, outside, inner + 100), [150.0, 80.0, 80.0])
+
+
+def test_colour_matching_moves_the_patch_to_the_frames_skin_on_the_ring():
+    import cv2
+
+    rng = np.random.default_rng(2)
+    ref = np.clip(rng.normal((170, 120, 100), 6, (60, 80, 3)), 0, 255).astype(np.uint8)
+    # the library frame was darker and flatter: lightness −25, contrast ×0.9, a colour cast
+    lab = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] = (lab[..., 0] - lab[..., 0].mean()) * 0.9 + lab[..., 0].mean() - 25
+    lab[..., 1] += 6
+    patch = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    weight = np.zeros((60, 80), np.float32)
+    weight[10:50, 10:70] = 1.0
+    weight[20:40, 25:55] = 0.0  # a ring: the mouth in the middle does not count
+    out = blend.match_colour(patch, ref, weight)
+    ring = weight > 0.05
+    lab_out, lab_ref = (cv2.cvtColor(x, cv2.COLOR_RGB2LAB)[ring].astype(float) for x in (out, ref))
+    assert np.abs(lab_out.mean(0) - lab_ref.mean(0)).max() < 1.5
+    assert abs(lab_out[:, 0].std() - lab_ref[:, 0].std()) < 1.0
+    flat = blend.match_colour(patch, np.full_like(ref, 128), weight)  # contrast gain stays bounded
+    assert cv2.cvtColor(flat, cv2.COLOR_RGB2LAB)[ring][:, 0].std() > 0.7 * lab_out[:, 0].std()
+    assert blend.match_colour(patch, ref, np.zeros_like(weight)) is patch  # nothing to measure on

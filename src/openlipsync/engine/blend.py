@@ -61,17 +61,24 @@ def match_colour(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, *, max_
     sel = weight > 0.05
     if int(sel.sum()) < 8:
         return patch
-    w = weight[sel].astype(np.float32)[:, None]
+    ys, xs = np.nonzero(sel)
+    box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)  # the ring's box: only it is measured
+    inside = sel[box]
+    w = weight[box][inside].astype(np.float64)
     w /= float(w.sum())
-    lab_p = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ref_px = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB)[sel].astype(np.float32)
-    pat_px = lab_p[sel]
-    mu_p, mu_r = (pat_px * w).sum(0), (ref_px * w).sum(0)
-    sd_p = np.sqrt(((pat_px - mu_p) ** 2 * w).sum(0)) + 1e-3
-    sd_r = np.sqrt(((ref_px - mu_r) ** 2 * w).sum(0)) + 1e-3
+    lab_p = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB)
+    pat_px = lab_p[box][inside].astype(np.float64)
+    ref_px = cv2.cvtColor(np.ascontiguousarray(ref[box]), cv2.COLOR_RGB2LAB)[inside].astype(np.float64)
+    mu_p, mu_r = w @ pat_px, w @ ref_px
+    sd_p = np.sqrt(np.maximum(w @ (pat_px * pat_px) - mu_p * mu_p, 0.0)) + 1e-3
+    sd_r = np.sqrt(np.maximum(w @ (ref_px * ref_px) - mu_r * mu_r, 0.0)) + 1e-3
     gain = np.clip(sd_r / sd_p, 1 / max_gain, max_gain)
     gain[1:] = 1.0  # chroma: shift only (lip colour must not be stretched)
-    out = (lab_p - mu_p) * gain + mu_r
+    # per channel (x − μ_patch)·gain + μ_ref, as one affine transform of the whole patch
+    affine = np.zeros((3, 4), np.float32)
+    affine[[0, 1, 2], [0, 1, 2]] = gain
+    affine[:, 3] = mu_r - gain * mu_p
+    out = cv2.transform(lab_p.astype(np.float32), affine)
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
