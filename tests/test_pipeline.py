@@ -236,3 +236,25 @@ def test_render_workers_give_the_same_frames_as_rendering_inline(model, framed_t
 
     assert pipeline.render_workers(100) >= 1
     assert np.array_equal(frames("1"), frames("2"))
+
+
+def test_the_library_skips_a_face_whose_mouth_is_below_the_picture(talking_video, monkeypatch):  # noqa: F811
+    from openlipsync.engine import mesh
+    from openlipsync.engine.library import LibraryBuilder
+    from openlipsync.engine.tracking import FaceTracker
+    from tests.engine.features import ScriptedDetector
+
+    info = probe(talking_video)
+    lm = pipeline.analyse(info, info.fps, pipeline._Clock(), lambda *a: None, None).landmarks[0]
+    d = float(mesh.interocular(lm))
+    # the eyes stay in the picture, the mouth and the crop around it (0.6·d above the mouth) fall below it
+    shift = info.height - float((lm[61, 1] + lm[291, 1]) / 2) + 0.6 * d + 12
+    low = (lm + np.array([0, shift], np.float32)).astype(np.float32)
+    assert 0 < mesh.eye_centres(low)[0][1] < info.height
+    script = [[low] for _ in range(info.frame_count)]
+    monkeypatch.setattr(pipeline, "FaceTracker",
+                        lambda fps, w, h: FaceTracker(fps, w, h, detector=ScriptedDetector(script)))  # type: ignore[arg-type]
+    builder = LibraryBuilder(info.fps)
+    track = pipeline.analyse(info, info.fps, pipeline._Clock(), lambda *a: None, builder)
+    assert track.frame_count == info.frame_count
+    assert builder.finish(track) is None  # nothing offered, nothing crashed

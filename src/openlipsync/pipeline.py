@@ -171,12 +171,10 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
             with clock("library"):
                 if occlusion is None:  # only the library's mouth crop needs pixels: convert just those
                     assert library is not None
-                    if not library.wants(i, ident, lm):
-                        continue
-                    lo, hi = library.region(ident, lm)
-                    box = even_box((int(np.floor(lo[0])), int(np.floor(lo[1])), int(np.ceil(hi[0])) + 1,
-                                    int(np.ceil(hi[1])) + 1), info.width, info.height)
-                    view, lm_view = frame.to_rgb(info.color_matrix, box), lm - np.array(box[:2], np.float32)
+                    box = region_box(library.region(ident, lm), info.width, info.height)
+                    if not library.wants(i, ident, lm) or box[2] <= box[0] or box[3] <= box[1]:
+                        continue  # a frame the library skips, or a mouth outside the picture
+                    view, lm_view, box = _view(frame, lm, info.color_matrix, box)
                 else:
                     view, lm_view, box = face_view(frame, lm, info.color_matrix)
                 if library is not None:
@@ -211,7 +209,17 @@ def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGI
 def face_view(frame: YuvFrame, lm: np.ndarray, matrix: str, margin: float = FACE_MARGIN, *,
               lower_face: bool = False) -> tuple[np.ndarray, np.ndarray, Box]:
     """(RGB of the face region, landmarks in its coordinates, the region) — stages edit only this."""
-    box = face_box(lm, frame.width, frame.height, margin, lower_face=lower_face)
+    return _view(frame, lm, matrix, face_box(lm, frame.width, frame.height, margin, lower_face=lower_face))
+
+
+def region_box(corners: tuple[np.ndarray, np.ndarray], width: int, height: int) -> Box:
+    """The box of whole pixels around the region between two (x, y) corners, clipped to the frame (it may
+    be empty when the region lies outside)."""
+    (x0, y0), (x1, y1) = np.floor(corners[0]).astype(int), np.ceil(corners[1]).astype(int) + 1
+    return even_box((int(x0), int(y0), int(x1), int(y1)), width, height)
+
+
+def _view(frame: YuvFrame, lm: np.ndarray, matrix: str, box: Box) -> tuple[np.ndarray, np.ndarray, Box]:
     return frame.to_rgb(matrix, box), (lm - np.array(box[:2], np.float32)).astype(np.float32), box
 
 
