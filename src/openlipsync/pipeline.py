@@ -171,9 +171,11 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
             with clock("library"):
                 if occlusion is None:  # only the library's mouth crop needs pixels: convert just those
                     assert library is not None
+                    if not library.wants(i, ident, lm):
+                        continue  # checked first: the face's canonical frame comes from a frame it keeps
                     box = region_box(library.region(ident, lm), info.width, info.height)
-                    if not library.wants(i, ident, lm) or box[2] <= box[0] or box[3] <= box[1]:
-                        continue  # a frame the library skips, or a mouth outside the picture
+                    if box[2] <= box[0] or box[3] <= box[1]:
+                        continue  # the mouth is outside the picture
                     view, lm_view, box = _view(frame, lm, info.color_matrix, box)
                 else:
                     view, lm_view, box = face_view(frame, lm, info.color_matrix)
