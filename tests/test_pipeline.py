@@ -258,3 +258,51 @@ def test_the_library_skips_a_face_whose_mouth_is_below_the_picture(talking_video
     track = pipeline.analyse(info, info.fps, pipeline._Clock(), lambda *a: None, builder)
     assert track.frame_count == info.frame_count
     assert builder.finish(track) is None  # nothing offered, nothing crashed
+
+
+def _decodes(monkeypatch) -> list[int]:
+    """Start frames of every decode the pipeline starts from now on."""
+    starts: list[int] = []
+
+    def counting(info, *, start_frame=0):
+        starts.append(start_frame)
+        return iter_yuv_frames(info, start_frame=start_frame)
+
+    monkeypatch.setattr(pipeline, "iter_yuv_frames", counting)
+    return starts
+
+
+@pytest.mark.parametrize("mode", [SyncMode.CUT_OFF, SyncMode.BOUNCE])
+def test_a_short_video_is_decoded_once_with_the_same_output(mode, talking_video, speech_wav, tmp_path,  # noqa: F811
+                                                              monkeypatch):
+    from tests.engine.features import capture_frames, skip_calibration
+
+    skip_calibration(monkeypatch)
+    opts = LipSyncOptions(model=Model.LIPSYNC_1_9, sync_mode=mode)
+
+    def run(keep_mb: str) -> tuple[np.ndarray, list[int]]:
+        monkeypatch.setenv("OPENLIPSYNC_FRAME_KEEP_MB", keep_mb)
+        starts = _decodes(monkeypatch)
+        with capture_frames(monkeypatch) as store:
+            lipsync(talking_video, speech_wav, tmp_path / "out.mp4", opts)
+        return np.stack(store), starts
+
+    kept, kept_starts = run("64")
+    decoded, decoded_starts = run("0")
+    assert kept_starts == [0]  # the analysis pass only
+    assert len(decoded_starts) >= 2
+    assert np.array_equal(kept, decoded)
+
+
+def test_frames_past_the_budget_are_dropped_and_decoded_again(noface_video):
+    info = probe(noface_video)
+    size = frame_bytes(info.width, info.height)
+    small = pipeline.KeptFrames(size * 3)
+    assert len(list(small.keep(iter_yuv_frames(info)))) == info.frame_count > 3
+    assert not small.complete and small.frames == []
+    whole = pipeline.KeptFrames(size * info.frame_count)
+    list(whole.keep(iter_yuv_frames(info)))
+    assert whole.complete and len(whole.frames) == info.frame_count
+    frames = pipeline._SourceFrames(info, info.frame_count, pipeline._Clock(), kept=whole)
+    assert frames.get(info.frame_count + 5) is whole.frames[-1]  # past the end: the last frame is held
+    assert pipeline._SourceFrames(info, info.frame_count, pipeline._Clock(), kept=small).kept is None
