@@ -1,8 +1,9 @@
 """Memory is flat in video length: peak RSS of a 5 s and a 1 s run differ by a bounded amount.
 
 Each run is its own process (peak RSS = VmHWM of that process). The pipeline's deliberate decoded-frame
-cache (``FRAME_CACHE_BYTES``, for loop/bounce re-reads) is shrunk to 8 MiB in both runs so that only
-growth that is *not* bounded by design shows up. Holding every frame of the longer input would add
+caches (``FRAME_CACHE_BYTES`` for loop/bounce re-reads, ``FRAME_KEEP_BYTES`` for the frames the tracking
+pass keeps for the render pass) are shrunk to 8 MiB and 0 in both runs so that only growth that is *not*
+bounded by design shows up. Holding every frame of the longer input would add
 100 frames × 0.7 MB ≈ 69 MB; the bound is less than half of that.
 """
 
@@ -23,6 +24,7 @@ from openlipsync.evaluation.bench_child import peak_rss_kib
 from openlipsync.lipsync import lipsync
 from openlipsync.options import LipSyncOptions, Model, SyncMode
 pipeline.FRAME_CACHE_BYTES = 8 * 1024 * 1024
+pipeline.FRAME_KEEP_BYTES = 0
 lipsync(sys.argv[1], sys.argv[2], sys.argv[3], LipSyncOptions(model=Model.LIPSYNC_2, sync_mode=SyncMode.CUT_OFF))
 print("PEAK", peak_rss_kib())
 """
@@ -44,3 +46,17 @@ def test_peak_rss_does_not_grow_with_video_length(tmp_path: Path):
         video = make_bench_video(tmp_path / f"v{seconds:g}.mp4", height=360, seconds=seconds, audio=speech)
         peaks[seconds] = _peak_mib(video, speech, tmp_path / f"o{seconds:g}.mp4")
     assert peaks[5.0] - peaks[1.0] < 32.0, peaks
+
+
+def test_the_tree_sampler_sees_a_child_peak_without_reading_pss_on_every_poll():
+    import time
+
+    from openlipsync.evaluation.bench_child import TreeMemory
+
+    hold = "import time; block = bytearray(160 * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); " \
+           "time.sleep(1.5)"
+    with TreeMemory(interval=0.05, pss_every=10.0) as memory:
+        time.sleep(0.3)  # a flat stretch first: polls without new highs read no PSS
+        subprocess.run([sys.executable, "-c", hold], check=True, timeout=60)
+    assert memory.peak_kib > 160 * 1024  # the child's pages were counted at their peak
+    assert 2 <= memory.samples < 20  # about 36 polls; PSS only at the first and at new RSS highs
