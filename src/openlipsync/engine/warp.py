@@ -82,6 +82,9 @@ def _interpolate(tri: Delaunay, values: np.ndarray, gx: np.ndarray, gy: np.ndarr
     a, e1, e2 = corner[:, 0], corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]
     den = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
     ok = np.abs(den) > 1e-9  # degenerate slivers: their points lie on the neighbours' edges
+    # triangles whose corners all stay put interpolate to zero, which the output already holds (the big
+    # triangles between the fixed outline and the ROI corners: a third of the grid points)
+    ok &= np.abs(values[tri.simplices]).max(axis=(1, 2)) > 0
     corner, a, e1, e2, den, simplices = corner[ok], a[ok], e1[ok], e2[ok], den[ok], tri.simplices[ok]
     # grid cells spanned by each triangle's bounding box, enumerated as (triangle, ix, iy)
     origin = np.array([gx[0], gy[0]])
