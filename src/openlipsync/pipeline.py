@@ -28,7 +28,7 @@ from openlipsync.engine.render_retrieval import RetrievalRenderer
 from openlipsync.engine.render_warp import WarpRenderer
 from openlipsync.engine.report import build_report, speech_envelope
 from openlipsync.engine.selection import select_mouths
-from openlipsync.engine.tracking import FaceTrack, FaceTracker, scene_thumb
+from openlipsync.engine.tracking import FaceTrack, FaceTracker, scene_thumb_from_luma
 from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
 from openlipsync.engine.warp import roi_box
 from openlipsync.errors import EngineError, LipSyncError, NoFaceError
@@ -167,7 +167,8 @@ class _SourceFrames:
     def get(self, k: int) -> YuvFrame:
         k = int(min(max(k, 0), self.n - 1))
         if self.kept is not None:
-            return self.kept[min(k, len(self.kept) - 1)]
+            with self.clock("decode"):  # the stage stays in the report: (almost) nothing to wait for
+                return self.kept[min(k, len(self.kept) - 1)]
         if k in self._cache:
             self._cache.move_to_end(k)
             return self._cache[k]
@@ -238,8 +239,7 @@ def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallba
 
 def _detector_input(frame: YuvFrame) -> tuple[YuvFrame, np.ndarray, np.ndarray]:
     """(frame, its RGB preview for the face mesh, its scene-cut thumbnail)."""
-    rgb = frame.preview_rgb()
-    return frame, rgb, scene_thumb(rgb)
+    return frame, frame.preview_rgb(), scene_thumb_from_luma(frame.y)
 
 
 def face_box(lm: np.ndarray, width: int, height: int, margin: float = FACE_MARGIN, *,

@@ -96,3 +96,16 @@ def test_one_euro_parameters_may_differ_per_landmark():
     f(np.zeros((2, 2)))
     out = f(np.ones((2, 2)))
     assert out[1, 0] > 0.7 > 0.2 > out[0, 0]  # the fast point follows a jump at once, the slow one lags
+
+
+def test_the_scene_thumbnail_from_decoded_luma_matches_the_one_from_rgb(astronaut):
+    from openlipsync.engine.tracking import scene_thumb, scene_thumb_from_luma
+    from openlipsync.media.yuv import YuvFrame
+
+    ramp = np.repeat(np.linspace(0, 255, 320).astype(np.uint8)[None, :, None], 180, axis=0).repeat(3, axis=2)
+    for rgb in (astronaut, ramp, np.zeros_like(ramp), np.full_like(ramp, 255)):
+        frame = YuvFrame.from_rgb(np.ascontiguousarray(rgb))
+        from_rgb = scene_thumb(frame.preview_rgb())
+        from_luma = scene_thumb_from_luma(frame.y)
+        assert from_luma.shape == from_rgb.shape == (18, 32)
+        assert np.abs(from_luma - from_rgb).max() <= 2.0

@@ -104,10 +104,20 @@ class FaceTrack:
         return (np.einsum("kij,knj->kni", maps[:, :, :2], lm) + maps[:, None, :, 2]).astype(np.float32)
 
 
+THUMB_SIZE = (32, 18)
+
+
 def scene_thumb(frame: np.ndarray) -> np.ndarray:
     """The tiny grey picture that scene-cut detection compares between consecutive RGB frames."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def scene_thumb_from_luma(luma: np.ndarray) -> np.ndarray:
+    """``scene_thumb`` of a frame given as its limited-range luma plane (16–235, as decoded): the same
+    picture to within about a grey level, without converting the frame to RGB first."""
+    small = cv2.resize(luma, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (small - 16.0) * np.float32(255.0 / 219.0)
 
 
 def _sanitise_lips(lm: np.ndarray) -> np.ndarray:
