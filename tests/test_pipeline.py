@@ -306,3 +306,31 @@ def test_frames_past_the_budget_are_dropped_and_decoded_again(noface_video):
     frames = pipeline._SourceFrames(info, info.frame_count, pipeline._Clock(), kept=whole)
     assert frames.get(info.frame_count + 5) is whole.frames[-1]  # past the end: the last frame is held
     assert pipeline._SourceFrames(info, info.frame_count, pipeline._Clock(), kept=small).kept is None
+
+
+@pytest.mark.parametrize("model", [Model.LIPSYNC_1_9, Model.LIPSYNC_2])
+def test_frames_whose_mouth_has_left_the_picture_pass_through(model, talking_video, speech_wav, tmp_path,  # noqa: F811
+                                                              monkeypatch):
+    """The face mesh still places the lips of a face leaving the picture (here the face slides down until
+    its mouth is below the bottom edge while its eyes stay in the picture, then comes back). Frames whose
+    lips are not all in the picture pass through; the job does not fail on them."""
+    from openlipsync.engine import mesh
+    from openlipsync.engine.tracking import FaceTracker
+    from tests.engine.features import ScriptedDetector, skip_calibration
+
+    info = probe(talking_video)
+    lms = pipeline.analyse(info, info.fps, pipeline._Clock(), lambda *a: None, None).landmarks
+    d = float(mesh.interocular(lms[0]))
+    full = info.height - float(lms[0][mesh.LIP_POINTS, 1].min()) + 0.6 * d
+    k = np.arange(len(lms))
+    slide = full * np.clip(np.minimum((k - 10) / 8, (40 - k) / 8), 0, 1)
+    moved = [lm + np.array([0, dy], np.float32) for lm, dy in zip(lms, slide, strict=True)]
+    out = sum(bool((lm[mesh.LIP_POINTS, 1] > info.height - 1).any()) for lm in moved)
+    assert out >= 10 and all(0 < mesh.eye_centres(lm)[0][1] < info.height for lm in moved)
+    monkeypatch.setattr(pipeline, "FaceTracker", lambda fps, w, h: FaceTracker(
+        fps, w, h, detector=ScriptedDetector([[lm] for lm in moved])))  # type: ignore[arg-type]
+    skip_calibration(monkeypatch)
+    result = lipsync(talking_video, speech_wav, tmp_path / "out.mp4", LipSyncOptions(model=model,
+                                                                                    sync_mode=SyncMode.CUT_OFF))
+    assert result.report.pass_through_reasons == {"out_of_frame": out}
+    assert result.report.frames_edited == len(lms) - out

@@ -71,7 +71,8 @@ class FaceTrack:
 
     landmarks: (n, 478, 2) float32 pixels (NaN where the face is absent)
     valid: (n,) bool, face usable for editing
-    reason: (n,) object, "" when valid else "no_face" | "too_small" | "profile"
+    reason: (n,) object, "" when valid else "no_face" | "too_small" | "profile" | "out_of_frame" (some
+        of the lips lie outside the picture)
     pose: (n, 3) float32 (yaw, pitch, roll) proxy, see ``mesh.head_pose``
     scene_cut: (n,) bool, True on the first frame of a new shot
     face_count: (n,) int16, faces seen in the frame
@@ -255,7 +256,8 @@ def _runs(frames: list[int], cuts: list[bool]) -> list[list[int]]:
 
 def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.ndarray, counts: np.ndarray,
                 *, identity: int = 0, identities: int = 1) -> FaceTrack:
-    """Assemble a FaceTrack from landmarks, marking frames too small or too far in profile."""
+    """Assemble a FaceTrack from landmarks, marking frames too small, too far in profile or whose lips are
+    not all in the picture."""
     n = lms.shape[0]
     present = ~np.isnan(lms[:, 0, 0])
     reason = np.full(n, "", dtype=object)
@@ -266,7 +268,11 @@ def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.n
         d = mesh.interocular(lms[present])
         small = d < MIN_INTEROCULAR_PX
         profile = np.abs(pose[present, 0]) > MAX_YAW
+        lips = lms[present][:, mesh.LIP_POINTS]
+        # the mesh still places the lips of a face leaving the picture: there is no mouth to edit
+        outside = ((lips < 0) | (lips > np.array([width - 1, height - 1], np.float32))).any(axis=(1, 2))
         r = reason[present]
+        r[outside] = "out_of_frame"
         r[profile] = "profile"
         r[small] = "too_small"
         reason[present] = r

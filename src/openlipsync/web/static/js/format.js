@@ -73,6 +73,7 @@ const REASONS = {
   profile: "showed the face too far in profile",
   extreme_pose: "showed the face too far in profile",
   pose: "showed the face too far in profile",
+  out_of_frame: "had the mouth outside the picture",
   occluded: "had the mouth covered",
   occlusion: "had the mouth covered",
   low_confidence: "had an uncertain face detection",
