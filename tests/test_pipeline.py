@@ -273,39 +273,26 @@ def _decodes(monkeypatch) -> list[int]:
 
 
 @pytest.mark.parametrize("mode", [SyncMode.CUT_OFF, SyncMode.BOUNCE])
-def test_a_short_video_is_decoded_once_with_the_same_output(mode, talking_video, speech_wav, tmp_path,  # noqa: F811
-                                                              monkeypatch):
+def test_a_video_within_the_spill_budget_is_decoded_once_with_the_same_output(mode, talking_video, speech_wav,  # noqa: F811
+                                                                                tmp_path, monkeypatch):
     from tests.engine.features import capture_frames, skip_calibration
 
     skip_calibration(monkeypatch)
     opts = LipSyncOptions(model=Model.LIPSYNC_1_9, sync_mode=mode)
 
-    def run(keep_mb: str) -> tuple[np.ndarray, list[int]]:
-        monkeypatch.setenv("OPENLIPSYNC_FRAME_KEEP_MB", keep_mb)
+    def run(spill_mb: str) -> tuple[np.ndarray, list[int]]:
+        monkeypatch.setenv("OPENLIPSYNC_FRAME_SPILL_MB", spill_mb)
         starts = _decodes(monkeypatch)
         with capture_frames(monkeypatch) as store:
             lipsync(talking_video, speech_wav, tmp_path / "out.mp4", opts)
         return np.stack(store), starts
 
-    kept, kept_starts = run("64")
+    spilled, spilled_starts = run("64")
     decoded, decoded_starts = run("0")
-    assert kept_starts == [0]  # the analysis pass only
+    assert spilled_starts == [0]  # the analysis pass only (bounce reads frames backwards from the spill)
     assert len(decoded_starts) >= 2
-    assert np.array_equal(kept, decoded)
-
-
-def test_frames_past_the_budget_are_dropped_and_decoded_again(noface_video):
-    info = probe(noface_video)
-    size = frame_bytes(info.width, info.height)
-    small = pipeline.KeptFrames(size * 3)
-    assert len(list(small.keep(iter_yuv_frames(info)))) == info.frame_count > 3
-    assert not small.complete and small.frames == []
-    whole = pipeline.KeptFrames(size * info.frame_count)
-    list(whole.keep(iter_yuv_frames(info)))
-    assert whole.complete and len(whole.frames) == info.frame_count
-    frames = pipeline._SourceFrames(info, info.frame_count, pipeline._Clock(), kept=whole)
-    assert frames.get(info.frame_count + 5) is whole.frames[-1]  # past the end: the last frame is held
-    assert pipeline._SourceFrames(info, info.frame_count, pipeline._Clock(), kept=small).kept is None
+    assert np.array_equal(spilled, decoded)
+    assert list(tmp_path.iterdir()) == []  # the spill leaves no file behind (the recorder writes none)
 
 
 @pytest.mark.parametrize("model", [Model.LIPSYNC_1_9, Model.LIPSYNC_2])

@@ -1,9 +1,10 @@
 """Orchestration of one run: stream source frames through the engine stages into the encoder.
 
 Pass 1 (analysis) decodes the source once, tracks the face and collects the mouth library, keeping
-only landmarks and small crops. The audio is planned into a mouth shape per output frame. Pass 2
-decodes again in output order (``Timeline.source_index``), edits frames that have a usable face, and
-streams them to the encoder. Memory stays flat in the video length.
+only landmarks and small crops (the decoded frames go to a temporary file, ``media.spill``, while it is
+within its budget). The audio is planned into a mouth shape per output frame. Pass 2 reads the frames
+back, or decodes again, in output order (``Timeline.source_index``), edits frames that have a usable
+face, and streams them to the encoder. Memory stays flat in the video length.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from openlipsync.media import FrameWriter, load_audio
 from openlipsync.media.audio import SAMPLE_RATE
 from openlipsync.media.decode import iter_yuv_frames
 from openlipsync.media.probe import MediaInfo
+from openlipsync.media.spill import FrameSpill
 from openlipsync.media.timeline import Timeline
 from openlipsync.media.yuv import Box, YuvFrame, even_box, frame_bytes
 from openlipsync.options import ActiveSpeaker, LipSyncOptions, LipSyncResult, Model, ModelMode, ProgressCallback
@@ -46,9 +48,10 @@ log = logging.getLogger("openlipsync.pipeline")
 _T = TypeVar("_T")
 
 FRAME_CACHE_BYTES = 192 * 1024 * 1024  # decoded frames kept for bounce/loop re-reads
-# A video whose decoded frames fit in this many bytes is decoded once: the analysis pass keeps its frames
-# for the render pass (≈ 15 s of 720p25, 6.5 s of 1080p25). OPENLIPSYNC_FRAME_KEEP_MB overrides it.
-FRAME_KEEP_BYTES = 512 * 1024 * 1024
+# A video whose decoded frames fit in this many bytes is decoded once: the analysis pass sets its frames
+# aside in a temporary file for the render pass (≈ 60 s of 720p25, 26 s of 1080p25; see media.spill).
+# OPENLIPSYNC_FRAME_SPILL_MB overrides it (0: decode twice).
+FRAME_SPILL_BYTES = 2048 * 1024 * 1024
 # Edits reach at most this far beyond the face landmarks' box (× its larger side): lips, jaw, chin and
 # the feathered mask; react-1's head motion moves the whole head and a band around it.
 FACE_MARGIN = 0.35
@@ -109,48 +112,21 @@ class _Clock:
             yield item
 
 
-def frame_keep_bytes() -> int:
-    """Budget for the decoded frames the analysis pass keeps (``OPENLIPSYNC_FRAME_KEEP_MB``; 0 = none)."""
-    env = os.environ.get("OPENLIPSYNC_FRAME_KEEP_MB", "").strip()
-    return int(env) * 1024 * 1024 if env.isdigit() else FRAME_KEEP_BYTES
-
-
-class KeptFrames:
-    """The analysis pass's decoded frames, kept for the render pass while they fit in ``budget`` bytes.
-
-    A second decode costs about as much CPU per frame as the face mesh; keeping the frames (the decoder
-    hands out a new buffer per frame, so no copy is made) saves it for short videos. Past the budget
-    the frames are dropped and the render pass decodes again."""
-
-    def __init__(self, budget: int) -> None:
-        self.frames: list[YuvFrame] = []
-        self.budget = budget
-        self.complete = False
-        self._bytes = 0
-
-    def keep(self, frames: Iterator[YuvFrame]) -> Iterator[YuvFrame]:
-        """Pass ``frames`` through, keeping them; ``complete`` once all of them were kept."""
-        for frame in frames:
-            if self.budget > 0:
-                self._bytes += frame.data.nbytes
-                if self._bytes <= self.budget:
-                    self.frames.append(frame)
-                else:
-                    self.frames.clear()
-                    self.budget = 0
-            yield frame
-        self.complete = self.budget > 0 and bool(self.frames)
+def frame_spill_bytes() -> int:
+    """Budget of the decoded frames the analysis pass sets aside (``OPENLIPSYNC_FRAME_SPILL_MB``)."""
+    env = os.environ.get("OPENLIPSYNC_FRAME_SPILL_MB", "").strip()
+    return int(env) * 1024 * 1024 if env.isdigit() else FRAME_SPILL_BYTES
 
 
 class _SourceFrames:
-    """Source frame ``k`` on demand: from the analysis pass's ``kept`` frames when it kept them all,
-    else decoding forward and re-decoding (never holding the whole video) when the timeline goes
+    """Source frame ``k`` on demand: read back from the analysis pass's ``spill`` when it holds every
+    frame, else decoded forward and re-decoded (never holding the whole video) when the timeline goes
     backwards (bounce) or restarts (loop)."""
 
     def __init__(self, info: MediaInfo, n_frames: int, clock: _Clock, *, rereads: bool = True,
-                 kept: KeptFrames | None = None) -> None:
+                 spill: FrameSpill | None = None) -> None:
         self.info, self.n, self.clock = info, max(1, n_frames), clock
-        self.kept = kept.frames if kept is not None and kept.complete else None
+        self.spill = spill if spill is not None and spill.complete else None
         size = max(1, frame_bytes(info.width, info.height))
         # a timeline that only moves forward (cut_off, silence, remap) needs no cache of past frames
         self.capacity = max(2, min(self.n, FRAME_CACHE_BYTES // size)) if rereads else 2
@@ -166,9 +142,9 @@ class _SourceFrames:
 
     def get(self, k: int) -> YuvFrame:
         k = int(min(max(k, 0), self.n - 1))
-        if self.kept is not None:
-            with self.clock("decode"):  # the stage stays in the report: (almost) nothing to wait for
-                return self.kept[min(k, len(self.kept) - 1)]
+        if self.spill is not None:
+            with self.clock("decode"):
+                return self.spill.read(min(k, self.spill.count - 1))
         if k in self._cache:
             self._cache.move_to_end(k)
             return self._cache[k]
@@ -197,15 +173,15 @@ class _SourceFrames:
 def analyse(info: MediaInfo, fps: float, clock: _Clock, progress: ProgressCallback,
             library: LibraryBuilder | None, speaker_option: ActiveSpeaker | None = None,
             notes: list[str] | None = None, occlusion: OcclusionBuilder | None = None,
-            own: Callable[[], np.ndarray | None] | None = None, keep: KeptFrames | None = None) -> FaceTrack:
+            own: Callable[[], np.ndarray | None] | None = None, spill: FrameSpill | None = None) -> FaceTrack:
     """Pass 1: track faces over every source frame; feed the mouth library; choose the speaker
-    (``own``: gives the video's own sound when already loaded elsewhere; ``keep``: collects the decoded
-    frames for the render pass)."""
+    (``own``: gives the video's own sound when already loaded elsewhere; ``spill``: sets the decoded
+    frames aside for the render pass)."""
     tracker = FaceTracker(fps, info.width, info.height)
     total = max(1, info.frame_count)
     # a pipeline of threads (OpenCV and MediaPipe release the GIL): frame k+2 is converted for the detector
     # while the face mesh runs on frame k+1 and frame k is assigned, smoothed and offered to the library here
-    decoded = iter_yuv_frames(info) if keep is None else keep.keep(iter_yuv_frames(info))
+    decoded = iter_yuv_frames(info) if spill is None else spill.keep(iter_yuv_frames(info))
     previews = prefetched((_detector_input(f) for f in decoded), 2)
     observed = prefetched(((f, tracker.observe(rgb, thumb)) for f, rgb, thumb in previews), 2)
     for i, (frame, observation) in enumerate(clock.timed(observed, "track")):
@@ -353,6 +329,13 @@ def _renderer(model: Model, library: MouthLibrary | None) -> tuple[WarpRenderer 
 
 def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     """Produce the output video and its sync report."""
+    vis = inputs.visual
+    with FrameSpill(vis.width, vis.height, frame_spill_bytes(), inputs.output.parent,
+                    expected_frames=vis.frame_count) as spill:
+        return _run(inputs, progress, spill)
+
+
+def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> LipSyncResult:
     t_start = time.perf_counter()
     clock = _Clock()
     tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
@@ -363,10 +346,9 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
     occ_builder = OcclusionBuilder() if opts.occlusion_detection else None
     # the audio analysis holds the GIL (pocketsphinx): it runs in a child process during the video pass
     audio_ahead = Forked(lambda: analyse_audio(inputs, src_fps))
-    kept = KeptFrames(frame_keep_bytes())
     try:
         track = analyse(vis, src_fps, clock, progress, builder, opts.active_speaker, speaker_notes, occ_builder,
-                        own=lambda: audio_ahead.result().own_audio, keep=kept)
+                        own=lambda: audio_ahead.result().own_audio, spill=spill)
         track = tiers.prepare_track(opts.model, track)
         if not track.valid.any():
             reasons = sorted({r for r in track.reason if r})
@@ -391,7 +373,7 @@ def run(inputs: RunInputs, progress: ProgressCallback) -> LipSyncResult:
         with clock("select"):
             picks = select_mouths(renderer.library, mouth_plan, track.pose[src_index], track.valid[src_index])
     edited, reasons, rendered_open = _render_pass(inputs, track, mouth_plan, renderer, picks, clock, progress,
-                                                  post, kept)
+                                                  post, spill)
     for stage_name, seconds in post.seconds.items():
         clock.add(stage_name, seconds)
     if post.occlusion is not None:
@@ -471,9 +453,9 @@ def render_workers(frames_to_edit: int) -> int:
 
 def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
                  renderer: WarpRenderer | RetrievalRenderer, picks: np.ndarray | None, clock: _Clock,
-                 progress: ProgressCallback, post: tiers.PostRender | None = None, kept: KeptFrames | None = None
+                 progress: ProgressCallback, post: tiers.PostRender | None = None, spill: FrameSpill | None = None
                  ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Pass 2: source frames in output order (``kept`` from pass 1, or decoded again), edit frames with a
+    """Pass 2: source frames in output order (from pass 1's ``spill``, or decoded again), edit frames with a
     usable face, encode. Returns per output frame (edited?, pass-through reason, rendered mouth opening).
 
     The face regions are edited by render worker processes (forked, so they share the library and the
@@ -495,7 +477,7 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
     pool = ForkedMap(editor, workers, finish=editor.counters) if workers > 1 else None
     window = 2 * workers + 2  # frames in flight: enough to keep every worker busy, memory stays flat
     pending: deque[tuple[int, YuvFrame, Box | None, np.ndarray | None, _Edit | None]] = deque()
-    frames = _SourceFrames(vis, track.frame_count, clock, rereads=bool(np.any(np.diff(src) < 0)), kept=kept)
+    frames = _SourceFrames(vis, track.frame_count, clock, rereads=bool(np.any(np.diff(src) < 0)), spill=spill)
     written = 0
 
     def write_oldest(writer: FrameWriter) -> None:
