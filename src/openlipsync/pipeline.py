@@ -487,7 +487,9 @@ def _render_pass(inputs: RunInputs, track: FaceTrack, mouth_plan: MouthPlan,
         if job is not None:
             edit, rendered[i] = pool.result() if pool is not None else editor(job)
             with clock("blend"):
-                out = frame.with_rgb(vis.color_matrix, box, view, edit)  # type: ignore[arg-type]
+                # a frame read back from the spill is this pass's own copy: edit it where it is
+                out = frame.with_rgb(vis.color_matrix, box, view, edit,  # type: ignore[arg-type]
+                                     in_place=frames.spill is not None)
         with clock("encode"):
             writer.write(out)
         written += 1

@@ -73,6 +73,9 @@ def test_with_rgb_changes_only_the_edited_pixels_and_their_chroma_blocks() -> No
     assert c_changed[:, 1].min() >= 11 and c_changed[:, 1].max() <= 16
     got = edited.to_rgb("bt601", box)[22:28, 17:23].reshape(-1, 3).mean(0)  # centre of the patch
     assert np.abs(got - (200, 40, 30)).max() < 3
+    own = frame.copy()
+    assert own.with_rgb("bt601", box, before, after, in_place=True) is own
+    assert np.array_equal(own.data, edited.data)  # the same edit, written into the frame itself
 
 
 def test_writer_rejects_frames_of_the_wrong_kind(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ exactly as the decoder produced them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -99,10 +100,11 @@ class YuvFrame:
         yuv = cv2.merge([np.ascontiguousarray(self.y[y0:y1, x0:x1]), uu, vv])
         return cv2.transform(yuv, _yuv_to_rgb_matrix(matrix))
 
-    def with_rgb(self, matrix: str, box: Box, before: np.ndarray, after: np.ndarray) -> YuvFrame:
-        """A copy whose ``box`` shows ``after`` wherever it differs from ``before`` (both RGB of ``box``,
-        ``before`` as ``to_rgb`` returned it). Unchanged pixels keep their exact decoded values; chroma is
-        rewritten only in 2×2 blocks that contain a changed pixel."""
+    def with_rgb(self, matrix: str, box: Box, before: np.ndarray, after: np.ndarray, *,
+                 in_place: bool = False) -> YuvFrame:
+        """A copy (this frame itself when ``in_place``) whose ``box`` shows ``after`` wherever it differs
+        from ``before`` (both RGB of ``box``, ``before`` as ``to_rgb`` returned it). Unchanged pixels keep
+        their exact decoded values; chroma is rewritten only in 2×2 blocks that contain a changed pixel."""
         diff = cv2.absdiff(before, after)
         # bounding box of the changed bytes (x counts channel bytes), grown to chroma sites
         bx, by, bw, bh = cv2.boundingRect(diff.reshape(diff.shape[0], -1))
@@ -113,7 +115,7 @@ class YuvFrame:
         d: np.ndarray = diff[cy0:cy1, cx0:cx1]
         changed = np.bitwise_or(np.bitwise_or(d[..., 0], d[..., 1]), d[..., 2]) > 0
         x0, y0 = box[0] + cx0, box[1] + cy0
-        out = self.copy()
+        out = self if in_place else self.copy()
         y, u, v = _rgb_to_yuv420(after[cy0:cy1, cx0:cx1], matrix)
         h, w = changed.shape
         np.copyto(out.y[y0:y0 + h, x0:x0 + w], y, where=changed)
@@ -136,6 +138,7 @@ def _coefficients(matrix: str) -> tuple[float, float]:
     return _LUMA.get(matrix, _LUMA["bt601"])
 
 
+@lru_cache(maxsize=8)
 def _yuv_to_rgb_matrix(matrix: str) -> np.ndarray:
     """3×4 affine map from limited-range (Y, U, V) to full-range RGB, for ``cv2.transform``."""
     kr, kb = _coefficients(matrix)
@@ -147,9 +150,10 @@ def _yuv_to_rgb_matrix(matrix: str) -> np.ndarray:
         [sy, sc * 2 * (1 - kb), 0.0],
     ])
     offset = -rows @ np.array([16.0, 128.0, 128.0])
-    return np.c_[rows, offset].astype(np.float32)
+    return _frozen(np.c_[rows, offset].astype(np.float32))
 
 
+@lru_cache(maxsize=8)
 def _rgb_to_yuv_matrix(matrix: str) -> np.ndarray:
     kr, kb = _coefficients(matrix)
     kg = 1.0 - kr - kb
@@ -159,7 +163,13 @@ def _rgb_to_yuv_matrix(matrix: str) -> np.ndarray:
         (np.array([0.0, 0.0, 1.0]) - luma) / (2 * (1 - kb)) * 224.0 / 255.0,
         (np.array([1.0, 0.0, 0.0]) - luma) / (2 * (1 - kr)) * 224.0 / 255.0,
     ])
-    return np.c_[rows, [16.0, 128.0, 128.0]].astype(np.float32)
+    return _frozen(np.c_[rows, [16.0, 128.0, 128.0]].astype(np.float32))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only (it is cached and shared by every caller)."""
+    a.flags.writeable = False
+    return a
 
 
 def _rgb_to_yuv420(rgb: np.ndarray, matrix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
