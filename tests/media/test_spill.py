@@ -63,3 +63,19 @@ def test_a_video_known_to_exceed_the_budget_is_not_written_at_all(tmp_path, monk
     list(fits.keep(iter(_frames(3))))
     assert fits.complete and len(writes) == 3
     fits.close()
+
+
+def test_nothing_is_spilled_onto_a_disk_short_of_space(tmp_path, monkeypatch):
+    from openlipsync.media import spill as spill_module
+
+    frame = frame_bytes(6, 4)
+
+    class Free:
+        f_frsize = 1
+        f_bavail = spill_module.MIN_FREE_BYTES + 2 * 3 * frame - 1  # one byte short for three frames
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Free())
+    short = FrameSpill(6, 4, frame * 10, tmp_path, expected_frames=3)
+    assert short.capacity == 0
+    Free.f_bavail += 1
+    assert FrameSpill(6, 4, frame * 10, tmp_path, expected_frames=3).capacity == 10

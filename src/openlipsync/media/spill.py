@@ -22,12 +22,26 @@ from openlipsync.media.yuv import YuvFrame, frame_bytes
 log = logging.getLogger("openlipsync.media")
 
 
+MIN_FREE_BYTES = 512 * 1024 * 1024  # never spill onto a disk with less free space than this left over
+
+
+def _room_for(size: int, directory: str | Path | None) -> bool:
+    """Whether the disk holding ``directory`` (default: the temporary directory) has ``size`` bytes to
+    spare beyond MIN_FREE_BYTES."""
+    try:
+        st = os.statvfs(directory if directory is not None else tempfile.gettempdir())
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize >= size + MIN_FREE_BYTES
+
+
 class FrameSpill:
     """yuv420p frames of one size, appended in order and then read back in any order.
 
     ``keep`` passes a pass's frames through while appending them; ``complete`` tells afterwards whether
     every frame was kept (none are when the budget is exceeded or the disk refuses the writes).
-    ``expected_frames``: the video's probed length; a video known to exceed the budget is not spilled."""
+    ``expected_frames``: the video's probed length; a video known to exceed the budget is not spilled,
+    nor one whose frames would take more than half of the disk's free space (beyond MIN_FREE_BYTES)."""
 
     def __init__(self, width: int, height: int, budget: int, directory: str | Path | None = None, *,
                  expected_frames: int = 0) -> None:
@@ -36,6 +50,8 @@ class FrameSpill:
         self.capacity = max(0, budget) // self.frame_size
         if expected_frames > self.capacity:  # known not to fit: do not write what would be thrown away
             self.capacity = 0
+        elif self.capacity and not _room_for(2 * max(expected_frames, 1) * self.frame_size, directory):
+            self.capacity = 0  # the output is written to the same disk: leave it the room
         self.directory = directory
         self.count = 0
         self.complete = False
