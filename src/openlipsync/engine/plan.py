@@ -25,8 +25,8 @@ log = logging.getLogger("openlipsync.engine.plan")
 
 LEAD_S = 0.05  # generic anticipation: lips lead the sound by ~40–100 ms
 WIDTH_EXTRA_LEAD_S = 0.04  # rounding is anticipated earlier still (coarticulation of o/u/w)
-# A p/b/m closure is not anticipated: the acoustic closure (stop gap, nasal murmur) exists because
-# the lips are shut at that very moment, so the recognised bilabial segment is already lip time.
+# A closure is not anticipated: the acoustic event (stop gap, nasal murmur, the f/v hiss) exists because
+# the lips are shut at that very moment, so the recognised p/b/m or f/v segment is already lip time.
 CLOSURE_LEAD_S = 0.0
 MAX_LEVEL_GAIN = 2.0  # bound of the speaking-level match (see match_speaking_level)
 
@@ -41,7 +41,7 @@ def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
     is ignored. ``calibration`` (the input video's own speech and measured mouth) personalises timing
     and scale; ``temperature`` 0..1 scales the excursions around the rest shape (0.5 = natural).
     ``phones=False`` skips pocketsphinx (its cost: ≈5 % of the audio duration in CPU time) for the
-    fastest tier (no bilabial closures are marked then). ``analysis``/``own_analysis``: the results of
+    fastest tier (no lip closures are marked then). ``analysis``/``own_analysis``: the results of
     ``driving_analysis`` and ``calibrate.own_analysis`` when they were computed ahead (same arguments).
     """
     n = int(n_frames)

@@ -33,7 +33,7 @@ def target_costs(lib: MouthLibrary, plan: MouthPlan, pose: np.ndarray) -> np.nda
     c += 0.5 * ((lib.width[None, :] - plan.width[:, None]) / SIGMA_WIDTH) ** 2
     c += ((lib.pose[None, :, 0] - pose[:, None, 0]) / SIGMA_YAW) ** 2
     c += ((lib.pose[None, :, 1] - pose[:, None, 1]) / SIGMA_PITCH) ** 2
-    # closures must really close: extra weight on opening when a bilabial is planned
+    # closures must really close: extra weight on opening when a lip closure (p/b/m, f/v) is planned
     c += (plan.closure[:, None] * 2.0) * (lib.opening[None, :] / SIGMA_OPEN) ** 2
     return c.astype(np.float32)
 

@@ -42,7 +42,8 @@ class MouthPlan:
     opening:  (n,) float32 target inner-lip gap (0 = lips together)
     width:    (n,) float32 target mouth-corner distance
     speech:   (n,) bool, voice activity; False means the mouth rests closed
-    closure:  (n,) float32 in [0, 1], strength of a bilabial closure (p/b/m) at this frame
+    closure:  (n,) float32 in [0, 1], strength of a lip closure (bilabial p/b/m, labiodental f/v) at this
+              frame
     """
 
     fps: float

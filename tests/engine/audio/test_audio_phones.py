@@ -21,11 +21,12 @@ def test_recognises_phones_with_bilabials(bilabial_audio):
 
 
 def test_phone_track_rasterises_onto_frames():
-    phones = [("SIL", 0.0, 0.2), ("M", 0.2, 0.3), ("AA", 0.3, 0.6), ("UW", 0.6, 0.8)]
+    phones = [("SIL", 0.0, 0.2), ("M", 0.2, 0.3), ("AA", 0.3, 0.6), ("UW", 0.6, 0.8), ("F", 0.8, 0.9)]
     t = ph.phone_track(phones, 10.0, 10)
     assert t.opening.shape == t.width.shape == t.closure.shape == (10,)
     assert t.classes.shape == (10, len(ph.CLASS_NAMES))
     assert t.closure[2] == 1.0 and t.closure[4] == 0.0
+    assert t.closure[8] == 1.0 and t.opening[8] == 0.0  # f/v: the lower lip against the upper teeth
     assert t.opening[4] > 0.2  # AA is open
     assert t.width[7] < -0.1  # UW is rounded
     np.testing.assert_allclose(t.classes.sum(axis=1), 1.0, atol=1e-6)

@@ -65,7 +65,7 @@ def shape_trajectory(opening: np.ndarray, width: np.ndarray, speech: np.ndarray,
     if sigma > 0.2:
         opening = gaussian_filter1d(opening, sigma, mode="nearest")
         width = gaussian_filter1d(width, 1.5 * sigma, mode="nearest")
-    # bilabial closures are applied after smoothing so they stay crisp; a touch of spread keeps
+    # lip closures (p/b/m, f/v) are applied after smoothing so they stay crisp; a touch of spread keeps
     # the approach to the closure from being a one-frame snap
     clo = np.clip(_lead(np.asarray(closure, np.float64), clo_lead), 0, 1) * speech
     clo = np.clip(clo * 1.5, 0, 1)

@@ -24,13 +24,15 @@ CHUNK_S = 30.0  # longest piece sent to the decoder at once (bounded memory and 
 
 # Visemic targets per ARPAbet phone: (opening in inter-ocular units, width offset, closure).
 # Opening values sit inside the range measured on real speakers (speech p50 ≈ 0.06–0.15, p95 ≈ 0.2–0.3).
+# Closures are the phones made with the lips shut: bilabials (p/b/m, lips together) and labiodentals
+# (f/v, the lower lip against the upper teeth), whose inner-lip gap is about zero either way.
 PHONE_TARGETS: dict[str, tuple[float, float, float]] = {
     "AA": (0.26, 0.00, 0), "AE": (0.23, 0.04, 0), "AH": (0.19, 0.00, 0), "AO": (0.21, -0.07, 0),
     "AW": (0.22, -0.04, 0), "AY": (0.22, 0.02, 0), "EH": (0.17, 0.03, 0), "ER": (0.10, -0.05, 0),
     "EY": (0.14, 0.04, 0), "IH": (0.11, 0.05, 0), "IY": (0.07, 0.07, 0), "OW": (0.16, -0.10, 0),
     "OY": (0.16, -0.08, 0), "UH": (0.09, -0.10, 0), "UW": (0.06, -0.14, 0), "W": (0.04, -0.14, 0),
     "Y": (0.05, 0.04, 0), "P": (0.0, 0.0, 1), "B": (0.0, 0.0, 1), "M": (0.0, 0.0, 1),
-    "F": (0.03, 0.0, 0), "V": (0.03, 0.0, 0), "TH": (0.06, 0.02, 0), "DH": (0.06, 0.02, 0),
+    "F": (0.0, 0.0, 1), "V": (0.0, 0.0, 1), "TH": (0.06, 0.02, 0), "DH": (0.06, 0.02, 0),
     "S": (0.04, 0.03, 0), "Z": (0.04, 0.03, 0), "SH": (0.05, -0.06, 0), "ZH": (0.05, -0.06, 0),
     "CH": (0.05, -0.06, 0), "JH": (0.05, -0.06, 0), "T": (0.08, 0.02, 0), "D": (0.08, 0.02, 0),
     "N": (0.08, 0.02, 0), "L": (0.09, 0.01, 0), "R": (0.07, -0.05, 0), "K": (0.09, 0.0, 0),
@@ -58,7 +60,7 @@ class PhoneTrack:
 
     opening:  (n,) float32 visemic opening target (generic scale)
     width:    (n,) float32 width offset target (negative = rounded)
-    closure:  (n,) float32 fraction of the frame covered by a bilabial phone, 0..1
+    closure:  (n,) float32 fraction of the frame covered by a lip-closing phone (p/b/m, f/v), 0..1
     classes:  (n, len(CLASS_NAMES)) float32 fraction of the frame covered by each broad class
     phones:   list of (phone, start_s, end_s) as recognised
     """
