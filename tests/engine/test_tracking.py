@@ -109,3 +109,19 @@ def test_the_scene_thumbnail_from_decoded_luma_matches_the_one_from_rgb(astronau
         from_luma = scene_thumb_from_luma(frame.y)
         assert from_luma.shape == from_rgb.shape == (18, 32)
         assert np.abs(from_luma - from_rgb).max() <= 2.0
+
+
+def test_a_face_whose_lips_leave_the_picture_stays_out_even_where_sync3_widens_the_limits(astronaut_landmarks):
+    from openlipsync.engine import jaw
+    from openlipsync.engine.tracking import MIN_INTEROCULAR_PX, build_track
+
+    lm = astronaut_landmarks.astype(np.float32)
+    d = float(mesh.interocular(lm))
+    centre = lm[:468].mean(0)
+    small = (lm - centre) * (0.5 * (MIN_INTEROCULAR_PX + jaw.HARD_MIN_INTEROCULAR_PX) / d) + centre
+    width, height = 320, int(small[list(mesh.LIP_POINTS), 1].max()) - 1  # the lowest lip point is below
+    lms = np.stack([small, small - np.array([0, 40], np.float32)])
+    track = build_track(lms, 25.0, width, height, np.zeros(2, bool), np.ones(2, np.int16))
+    assert list(track.reason) == ["out_of_frame", "too_small"]
+    widened = jaw.widen_pose_limits(track)
+    assert list(widened.valid) == [False, True] and widened.reason[0] == "out_of_frame"

@@ -272,9 +272,9 @@ def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.n
         # the mesh still places the lips of a face leaving the picture: there is no mouth to edit
         outside = ((lips < 0) | (lips > np.array([width - 1, height - 1], np.float32))).any(axis=(1, 2))
         r = reason[present]
-        r[outside] = "out_of_frame"
         r[profile] = "profile"
         r[small] = "too_small"
+        r[outside] = "out_of_frame"  # last: sync-3 edits some small and profile faces, never these
         reason[present] = r
     valid = reason == ""
     return FaceTrack(fps, width, height, lms, valid, reason, pose, cuts, counts, identity, identities)
