@@ -48,10 +48,11 @@ class FrameSpill:
         self.width, self.height = width, height
         self.frame_size = frame_bytes(width, height)
         self.capacity = max(0, budget) // self.frame_size
-        if expected_frames > self.capacity:  # known not to fit: do not write what would be thrown away
-            self.capacity = 0
-        elif self.capacity and not _room_for(2 * max(expected_frames, 1) * self.frame_size, directory):
-            self.capacity = 0  # the output is written to the same disk: leave it the room
+        # the output is written to the same disk: leave it the room (for the whole budget when the length
+        # is unknown)
+        needed = 2 * (expected_frames or self.capacity) * self.frame_size
+        if expected_frames > self.capacity or not _room_for(needed, directory):
+            self.capacity = 0  # known not to fit: do not write what would be thrown away
         self.directory = directory
         self.count = 0
         self.complete = False
