@@ -321,3 +321,26 @@ def test_frames_whose_mouth_has_left_the_picture_pass_through(model, talking_vid
                                                                                     sync_mode=SyncMode.CUT_OFF))
     assert result.report.pass_through_reasons == {"out_of_frame": out}
     assert result.report.frames_edited == len(lms) - out
+
+
+def test_a_face_that_jumps_out_of_the_picture_does_not_become_the_one_to_edit(talking_video, speech_wav,  # noqa: F811
+                                                                                tmp_path, monkeypatch):
+    """A face that jumps between two places is tracked as two faces. The one whose lips are always below
+    the picture cannot be judged or edited: the other is chosen, and the job edits its frames."""
+    from openlipsync.engine import mesh
+    from openlipsync.engine.tracking import FaceTracker
+    from tests.engine.features import ScriptedDetector, skip_calibration
+
+    info = probe(talking_video)
+    lms = pipeline.analyse(info, info.fps, pipeline._Clock(), lambda *a: None, None).landmarks
+    d = float(mesh.interocular(lms[0]))
+    shift = np.array([0, info.height - float(lms[0][mesh.LIP_POINTS, 1].min()) + 0.6 * d], np.float32)
+    below = [k % 10 >= 5 for k in range(len(lms))]
+    script = [[lm + shift if b else lm] for lm, b in zip(lms, below, strict=True)]
+    monkeypatch.setattr(pipeline, "FaceTracker", lambda fps, w, h: FaceTracker(
+        fps, w, h, detector=ScriptedDetector(script)))  # type: ignore[arg-type]
+    skip_calibration(monkeypatch)
+    result = lipsync(talking_video, speech_wav, tmp_path / "out.mp4", LipSyncOptions(model=Model.LIPSYNC_1_9,
+                                                                                    sync_mode=SyncMode.CUT_OFF))
+    assert result.report.frames_edited == len(lms) - sum(below)
+    assert sum(result.report.pass_through_reasons.values()) == sum(below)

@@ -48,6 +48,25 @@ def test_auto_detect_picks_the_face_whose_mouth_moves_with_the_speech(astronaut_
         assert choice.scores[talking] > 0.9 > abs(choice.scores[1 - talking])
 
 
+def test_a_face_whose_mouth_is_out_of_the_picture_is_not_chosen(astronaut_landmarks: np.ndarray) -> None:
+    n = 40
+    faces = _faces(astronaut_landmarks, n, talking=1)  # identity 1 moves its mouth with the speech…
+    for k in range(n):  # …but its lips are below the picture's bottom edge on every frame but two
+        if k not in (3, 4):
+            faces[1][k] = faces[1][k] + np.array([0, 320 - astronaut_landmarks[list(mesh.LIP_POINTS), 1].min()],
+                                                 np.float32)
+    judge = speaker.in_picture(faces, 640, 320)
+    assert sorted(judge) == [0, 1] and len(judge[0]) == n and sorted(judge[1]) == [3, 4]
+    chosen = speaker.choose(faces, n, ActiveSpeaker(), lambda m: _envelope(m), judge)
+    assert chosen.primary == 0 and (chosen.per_frame == 0).all()
+    assert speaker.choose(faces, n, ActiveSpeaker(), lambda m: _envelope(m)).primary == 1  # judged on all frames
+    for k in (3, 4):
+        faces[1][k] = faces[1][k] + np.array([0, 400], np.float32)
+    judge = speaker.in_picture(faces, 640, 320)
+    assert sorted(judge) == [0]
+    assert speaker.choose(faces, n, ActiveSpeaker(), lambda m: _envelope(m), judge).method == "single_face_in_picture"
+
+
 def test_silent_video_falls_back_to_the_largest_face(astronaut_landmarks: np.ndarray) -> None:
     faces = _faces(astronaut_landmarks, 20, None)
     big = faces[1]

@@ -9,7 +9,9 @@ Four ways to choose, after the analysis pass has tracked every face with its own
   the plain correlation between each face's mouth opening and the speech loudness at a small lag;
   when the video is silent (or no face correlates), the largest face (biggest × longest on screen).
 Identity comes from the tracker, which re-attaches a face to its identity after short losses, so the
-choice holds across frames and short occlusions. Only the chosen face's landmarks reach the renderers:
+choice holds across frames and short occlusions. The automatic choices compare faces only on frames where
+their lips are inside the picture (``in_picture``): a mouth the mesh places outside can neither be
+measured nor edited. Only the chosen face's landmarks reach the renderers:
 other faces are never touched.
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from openlipsync.engine import mesh
-from openlipsync.engine.tracking import FaceTrack, FaceTracker, build_track
+from openlipsync.engine.tracking import FaceTrack, FaceTracker, build_track, lips_in_picture
 from openlipsync.options import ActiveSpeaker
 
 log = logging.getLogger("openlipsync.engine.speaker")
@@ -125,11 +127,28 @@ def _by_boxes(faces: IdentityFrames, boxes: tuple[tuple[float, float, float, flo
     return per
 
 
+def in_picture(faces: IdentityFrames, width: int, height: int) -> dict[int, dict[int, np.ndarray]]:
+    """``faces`` without the frames whose lips are not all inside the picture (and without identities
+    left with none): the frames a face can be judged by, and edited on."""
+    out: dict[int, dict[int, np.ndarray]] = {}
+    for ident, frames in faces.items():
+        keys = list(frames)
+        if not keys:
+            continue
+        ok = lips_in_picture(np.stack([frames[k] for k in keys]), width, height)
+        kept = {k: frames[k] for k, good in zip(keys, ok, strict=True) if good}
+        if kept:
+            out[ident] = kept
+    return out
+
+
 def choose(faces: IdentityFrames, n: int, option: ActiveSpeaker,
-           envelope: Callable[[int], np.ndarray | None]) -> SpeakerChoice:
+           envelope: Callable[[int], np.ndarray | None], judge: IdentityFrames | None = None) -> SpeakerChoice:
     """Decide which identity to edit on each of ``n`` source frames. ``envelope(n)`` returns the video's
     own speech loudness per source frame (log RMS), or None when it has no audio; it is only called when
-    auto-detection needs it."""
+    auto-detection needs it. ``judge``: the frames to compare faces by when choosing automatically
+    (default all of ``faces``; see ``in_picture``): a face whose mouth is never in the picture cannot be
+    the one to edit."""
     if not faces:
         return SpeakerChoice(np.full(n, -1, np.int64), 0, "no_face")
     if option.bounding_boxes is not None:
@@ -142,17 +161,20 @@ def choose(faces: IdentityFrames, n: int, option: ActiveSpeaker,
         return _whole(faces, ident, n, how)
     if len(faces) == 1:
         return _whole(faces, next(iter(faces)), n, "single_face")
+    judge = judge or faces
+    if len(judge) == 1:
+        return _whole(faces, next(iter(judge)), n, "single_face_in_picture")
     if not option.auto_detect:
-        return _whole(faces, largest(faces), n, "largest")
+        return _whole(faces, largest(judge), n, "largest")
     env = envelope(n)
     if env is None or float(np.max(env, initial=-9.0)) < np.log10(SILENT_RMS):
-        return _whole(faces, largest(faces), n, "largest_silent_video")
-    scores = {ident: sync_score(frames, env) for ident, frames in faces.items()}
+        return _whole(faces, largest(judge), n, "largest_silent_video")
+    scores = {ident: sync_score(frames, env) for ident, frames in judge.items()}
     ranked = sorted(scores.values(), reverse=True)
     top = max(scores, key=lambda i: (scores[i], -i))
     if ranked[0] >= MIN_SYNC_CORR and ranked[0] - ranked[1] >= MIN_SYNC_MARGIN:
         return _whole(faces, top, n, "speech_sync", scores)
-    return _whole(faces, largest(faces), n, "largest_no_sync", scores)
+    return _whole(faces, largest(judge), n, "largest_no_sync", scores)
 
 
 def _whole(faces: IdentityFrames, ident: int, n: int, method: str,
@@ -195,6 +217,6 @@ def select_track(tracker: FaceTracker, option: ActiveSpeaker,
     if len(faces) <= 1 and option.bounding_boxes is None:
         return base, SpeakerChoice(np.full(base.frame_count, base.identity, np.int64), base.identity,
                                    "single_face")
-    choice = choose(faces, base.frame_count, option, envelope)
+    choice = choose(faces, base.frame_count, option, envelope, in_picture(faces, base.width, base.height))
     log.info("active speaker: %s", choice.note())
     return chosen_track(base, faces, choice), choice

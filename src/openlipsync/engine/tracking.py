@@ -254,6 +254,15 @@ def _runs(frames: list[int], cuts: list[bool]) -> list[list[int]]:
     return runs
 
 
+def lips_in_picture(lms: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(k,) whether every lip point of each of the (k, 478, 2) landmark sets lies inside a ``width`` ×
+    ``height`` picture. The mesh still places the lips of a face leaving the picture; those have no
+    mouth to edit or to measure."""
+    lips = np.asarray(lms)[:, mesh.LIP_POINTS]
+    inside = (lips >= 0) & (lips <= np.array([width - 1, height - 1], np.float32))
+    return np.asarray(inside.all(axis=(1, 2)))
+
+
 def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.ndarray, counts: np.ndarray,
                 *, identity: int = 0, identities: int = 1) -> FaceTrack:
     """Assemble a FaceTrack from landmarks, marking frames too small, too far in profile or whose lips are
@@ -268,9 +277,7 @@ def build_track(lms: np.ndarray, fps: float, width: int, height: int, cuts: np.n
         d = mesh.interocular(lms[present])
         small = d < MIN_INTEROCULAR_PX
         profile = np.abs(pose[present, 0]) > MAX_YAW
-        lips = lms[present][:, mesh.LIP_POINTS]
-        # the mesh still places the lips of a face leaving the picture: there is no mouth to edit
-        outside = ((lips < 0) | (lips > np.array([width - 1, height - 1], np.float32))).any(axis=(1, 2))
+        outside = ~lips_in_picture(lms[present], width, height)
         r = reason[present]
         r[profile] = "profile"
         r[small] = "too_small"
