@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -61,14 +63,24 @@ def driving_analysis(audio: np.ndarray, sr: int, fps: float, n_frames: int, phon
     return analyse(audio, sr, fps, n_frames, phones=phones)
 
 
+@functools.cache
+def blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries (finding them scans every loaded library:
+    ≈ 20 ms, so once per process)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - declared dependency; never fail the plan for it
+        return None
+    return ThreadpoolController()
+
+
 def _single_threaded_blas() -> contextlib.AbstractContextManager:
     """The matrices here are small (≈150×150): BLAS threads only add overhead, and on a busy
     2-core machine they made the calibration fit 10–50× slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - declared dependency; never fail the plan for it
+    controller = blas_controller()
+    if controller is None:  # pragma: no cover
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def _plan(an: AudioAnalysis, fps: float, n: int, calibration: Calibration | None, temperature: float,

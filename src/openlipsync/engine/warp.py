@@ -78,14 +78,15 @@ def _interpolate(tri: Delaunay, values: np.ndarray, gx: np.ndarray, gy: np.ndarr
     grid points inside each triangle's bounding box, all tested at once (qhull's point location degrades
     to a brute-force search on the sliver triangles that closed lips produce)."""
     nx, ny = len(gx), len(gy)
-    corner = tri.points[tri.simplices]  # (t, 3, 2)
+    vals = values[tri.simplices]  # (t, 3, channels)
+    # triangles whose corners all stay put interpolate to zero, which the output already holds (the big
+    # triangles between the fixed outline and the ROI corners: a third of the grid points)
+    moving = np.abs(vals).max(axis=(1, 2)) > 0
+    vals, corner = vals[moving], tri.points[tri.simplices[moving]]
     a, e1, e2 = corner[:, 0], corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]
     den = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
     ok = np.abs(den) > 1e-9  # degenerate slivers: their points lie on the neighbours' edges
-    # triangles whose corners all stay put interpolate to zero, which the output already holds (the big
-    # triangles between the fixed outline and the ROI corners: a third of the grid points)
-    ok &= np.abs(values[tri.simplices]).max(axis=(1, 2)) > 0
-    corner, a, e1, e2, den, simplices = corner[ok], a[ok], e1[ok], e2[ok], den[ok], tri.simplices[ok]
+    corner, a, e1, e2, den, vals = corner[ok], a[ok], e1[ok], e2[ok], den[ok], vals[ok]
     # grid cells spanned by each triangle's bounding box, enumerated as (triangle, ix, iy)
     origin = np.array([gx[0], gy[0]])
     lo = np.maximum(np.ceil((corner.min(1) - origin) / step - 1e-6).astype(np.int64), 0)
@@ -94,16 +95,20 @@ def _interpolate(tri: Delaunay, values: np.ndarray, gx: np.ndarray, gy: np.ndarr
     count = np.where((span > 0).all(1), span[:, 0] * span[:, 1], 0)
     t = np.repeat(np.arange(len(count)), count)
     k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    ix, iy = lo[t, 0] + k % span[t, 0], lo[t, 1] + k // span[t, 0]
+    width = span[t, 0]
+    ix, iy = lo[t, 0] + k % width, lo[t, 1] + k // width
+    # the barycentric coordinates (l1, l2) are linear in the offset from corner a, and so is the value:
+    # per triangle, the rows of the inverse of [e1 e2] and the value's two edge differences
+    inv = 1.0 / den
+    r1x, r1y, r2x, r2y = e2[:, 1] * inv, -e2[:, 0] * inv, -e1[:, 1] * inv, e1[:, 0] * inv
+    d1, d2 = vals[:, 1] - vals[:, 0], vals[:, 2] - vals[:, 0]
     qx, qy = gx[ix] - a[t, 0], gy[iy] - a[t, 1]
-    l1 = (qx * e2[t, 1] - e2[t, 0] * qy) / den[t]
-    l2 = (e1[t, 0] * qy - qx * e1[t, 1]) / den[t]
-    l0 = 1.0 - l1 - l2
-    inside = (l0 >= -1e-7) & (l1 >= -1e-7) & (l2 >= -1e-7)
-    vals = values[simplices[t[inside]]]  # (m, 3, channels)
-    bary = np.stack([l0[inside], l1[inside], l2[inside]], axis=1)
+    l1 = qx * r1x[t] + qy * r1y[t]
+    l2 = qx * r2x[t] + qy * r2y[t]
+    inside = (l1 >= -1e-7) & (l2 >= -1e-7) & (l1 + l2 <= 1.0 + 1e-7)
+    t, l1, l2 = t[inside], l1[inside, None], l2[inside, None]
     out = np.zeros((ny, nx, values.shape[1]), np.float32)
-    out[iy[inside], ix[inside]] = (vals * bary[..., None]).sum(1)
+    out[iy[inside], ix[inside]] = vals[t, 0] + l1 * d1[t] + l2 * d2[t]
     return out
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from tests.engine.audio.fixtures import SR, frames_for
 
+from openlipsync.engine.audio import calibrate
 from openlipsync.engine.audio.calibrate import fit_person, shift_rows
 from openlipsync.engine.audio.features import frame_features
 from openlipsync.engine.types import Calibration, MouthShapes
@@ -27,6 +28,16 @@ def test_person_model_learns_skill_range_and_timing(speech_audio):
     assert abs(m.lag_s - 2 / 25) < 1.5 / 25
     assert 0.2 < m.range.open_p95 < 0.35
     assert abs(m.range.rest_width - 0.8) < 1e-6
+
+
+def test_the_timing_fits_on_threads_give_the_serial_result(speech_audio, monkeypatch):
+    cal = _calibration(speech_audio, lag=-1)
+    threaded = fit_person(cal)
+    monkeypatch.setattr(calibrate, "FIT_THREADS", 1)
+    serial = fit_person(cal)
+    assert threaded is not None and serial is not None and serial.opening is not None
+    assert threaded.lag_s == serial.lag_s and threaded.opening_r == serial.opening_r
+    assert np.array_equal(threaded.opening.coef, serial.opening.coef)
 
 
 def test_shift_rows():
