@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from openlipsync.media.audio import write_wav
 from tests import factories
 
 SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
@@ -63,3 +65,11 @@ def shared_media() -> Path:
     if not SHARED_MEDIA.is_dir():
         pytest.skip("../shared/media is not present")
     return SHARED_MEDIA
+
+
+@pytest.fixture
+def stereo_tone(tmp_path: Path) -> Path:
+    """2 s of a 44.1 kHz stereo tone: the analysis copy must be resampled and mixed down."""
+    t = np.arange(2 * 44_100) / 44_100
+    tone = 0.4 * np.sin(2 * np.pi * 220 * t)
+    return write_wav(tmp_path / "tone.wav", np.stack([tone, 0.5 * tone], axis=1).astype(np.float32), 44_100)

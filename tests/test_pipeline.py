@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from openlipsync import pipeline
-from openlipsync.errors import NoFaceError
+from openlipsync.errors import MediaError, NoFaceError
 from openlipsync.lipsync import lipsync
 from openlipsync.media import FrameWriter, iter_frames, probe
 from openlipsync.media.decode import iter_yuv_frames
@@ -344,3 +345,25 @@ def test_a_face_that_jumps_out_of_the_picture_does_not_become_the_one_to_edit(ta
                                                                                     sync_mode=SyncMode.CUT_OFF))
     assert result.report.frames_edited == len(lms) - sum(below)
     assert sum(result.report.pass_through_reasons.values()) == sum(below)
+
+
+def test_an_audio_file_that_cannot_be_decoded_fails_the_run_with_a_media_error(face_video, speech_wav, tmp_path,
+                                                                                monkeypatch):
+    # the driving audio is cut by the run's audio stage (a child process, during the video pass): an
+    # audio file that probes but does not decode must still end the run with a clear error
+    audio = tmp_path / "speech.wav"
+    audio.write_bytes(speech_wav.read_bytes())
+    entry = sys.modules["openlipsync.lipsync"]
+    probe_inputs = entry.probe_inputs
+
+    def probe_then_break(video, sound):
+        found = probe_inputs(video, sound)
+        audio.write_bytes(b"RIFF" + bytes(range(256)) * 8)  # replaced after the probe: no longer audio
+        return found
+
+    monkeypatch.setattr(entry, "probe_inputs", probe_then_break)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(MediaError) as err:
+        lipsync(face_video, audio, out, LipSyncOptions(model=Model.LIPSYNC_2))
+    assert "preparing the audio track" in str(err.value) and err.value.code == "generation_pipeline_failed"
+    assert not out.exists()

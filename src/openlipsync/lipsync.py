@@ -14,9 +14,9 @@ import numpy as np
 
 from openlipsync import pipeline
 from openlipsync.errors import MissingInputError, NoAudioStreamError, NoVideoStreamError
-from openlipsync.media import _ffmpeg, load_audio, probe
+from openlipsync.media import load_audio, probe
 from openlipsync.media import segments as seg
-from openlipsync.media.audio import fit_length, pcm_pipe, pcm_samples, write_wav
+from openlipsync.media.audio import fit_length, write_wav
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.timeline import Timeline, plan_timeline
 from openlipsync.options import LipSyncOptions, LipSyncResult, ProgressCallback, SyncMode
@@ -40,16 +40,6 @@ def probe_inputs(video: str | Path, audio: str | Path) -> tuple[MediaInfo, Media
     if not sound.has_audio:
         raise NoAudioStreamError(f"{Path(audio).name}: has no audio stream")
     return visual, sound
-
-
-def prepare_output_audio(sound: MediaInfo, duration: float, out_path: Path) -> tuple[Path, np.ndarray]:
-    """The audio track of the output: the input's first audio stream, trimmed or padded to ``duration``,
-    written to ``out_path``; and the same audio for the analysis (mono, 16 kHz), decoded in the
-    same ffmpeg run."""
-    fit = ["-map", "0:a:0", "-vn", "-af", f"apad=whole_dur={duration:.6f}", "-t", f"{duration:.6f}"]
-    proc = _ffmpeg.run(["-i", str(sound.path), *fit, "-c:a", "pcm_s16le", str(out_path), *fit, *pcm_pipe()],
-                       what="preparing the audio track")
-    return out_path, pcm_samples(proc.stdout)
 
 
 SEGMENT_SR = 48_000
@@ -97,14 +87,14 @@ def lipsync(video: str | Path, audio: str | Path | None, output: str | Path,
         timeline = plan_timeline(visual.frame_count, visual.fps, sound.duration or 0.0, options.sync_mode,
                                  is_image=visual.is_image)
     with tempfile.TemporaryDirectory(prefix="openlipsync-", dir=workdir) as tmp:
+        track = Path(tmp) / "audio.wav"
         if options.segments:
-            track, weights = prepare_segment_audio(visual, options, timeline, Path(tmp) / "audio.wav")
-            driving = load_audio(track)
-        else:
-            track, driving = prepare_output_audio(sound, timeline.duration, Path(tmp) / "audio.wav")
-        inputs = pipeline.RunInputs(visual=visual, driving_audio=driving, output_audio=track,
-                                    timeline=timeline, output=output, options=options,
-                                    edit_weight=weights)
+            track, weights = prepare_segment_audio(visual, options, timeline, track)
+            inputs = pipeline.RunInputs(visual=visual, driving_audio=load_audio(track), output_audio=track,
+                                        timeline=timeline, output=output, options=options, edit_weight=weights)
+        else:  # the run's audio stage cuts the track from ``sound`` while the video is analysed
+            inputs = pipeline.RunInputs(visual=visual, driving_audio=None, output_audio=track,
+                                        timeline=timeline, output=output, options=options, sound=sound)
         result = pipeline.run(inputs, progress)
     progress("done", 1.0)
     log.info("wrote %s (%d frames, %.2fs)", output, result.frame_count, result.duration_seconds)

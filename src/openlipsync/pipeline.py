@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,7 +35,7 @@ from openlipsync.engine.warp import roi_box
 from openlipsync.errors import EngineError, LipSyncError, NoFaceError
 from openlipsync.forked import Forked, ForkedMap, WorkerError
 from openlipsync.media import FrameWriter, load_audio
-from openlipsync.media.audio import SAMPLE_RATE
+from openlipsync.media.audio import SAMPLE_RATE, fit_audio_track
 from openlipsync.media.decode import iter_yuv_frames
 from openlipsync.media.probe import MediaInfo
 from openlipsync.media.spill import FrameSpill
@@ -72,7 +72,9 @@ class RunInputs:
     """Everything a run needs, already validated and prepared by ``openlipsync.lipsync``."""
 
     visual: MediaInfo
-    driving_audio: np.ndarray  # (m,) float32 mono at 16 kHz, already placed on the output timeline
+    # (m,) float32 mono at 16 kHz, already placed on the output timeline; None: cut from ``sound`` by the
+    # audio stage, which then also writes ``output_audio`` (at the same time as the video pass)
+    driving_audio: np.ndarray | None
     output_audio: Path  # audio track to mux, exactly timeline.duration long
     timeline: Timeline
     output: Path
@@ -80,6 +82,22 @@ class RunInputs:
     # (n_out,) float32 in [0, 1]: how much of the new mouth to show per output frame. None = edit every
     # frame. With `segments`, frames outside every segment keep their original mouth (0) and the edges ramp.
     edit_weight: np.ndarray | None = None
+    sound: MediaInfo | None = None  # the driving audio's source, when ``driving_audio`` is None
+
+    def with_driving_audio(self) -> RunInputs:
+        """These inputs with the driving audio cut and the output's audio track written (when not yet)."""
+        if self.driving_audio is not None:
+            return self
+        if self.sound is None:
+            raise ValueError("RunInputs needs driving_audio or sound")
+        return replace(self, driving_audio=fit_audio_track(self.sound, self.timeline.duration, self.output_audio))
+
+    @property
+    def driving(self) -> np.ndarray:
+        """The driving audio (after ``with_driving_audio``)."""
+        if self.driving_audio is None:
+            raise ValueError("the driving audio has not been prepared")
+        return self.driving_audio
 
 
 class _Clock:
@@ -289,26 +307,28 @@ def calibration_for(info: MediaInfo, track: FaceTrack, fps: float, own: np.ndarr
 class AudioAhead:
     """The audio work that does not depend on the face track, done while the video is analysed."""
 
+    driving_audio: np.ndarray  # RunInputs.driving_audio, prepared
     driving: AudioAnalysis | None
     own_audio: np.ndarray | None = None
     own: AudioAnalysis | None = None
 
 
 def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
-    """Analyse the driving audio and the video's own speech (for calibration)."""
+    """Prepare and analyse the driving audio; analyse the video's own speech (for calibration)."""
     from openlipsync.engine.audio.calibrate import own_analysis
     from openlipsync.engine.plan import driving_analysis
 
+    audio = inputs.with_driving_audio().driving
     tl, vis = inputs.timeline, inputs.visual
     if tl.frame_count <= 0:
-        return AudioAhead(None)
-    driving = driving_analysis(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count)
+        return AudioAhead(audio, None)
+    driving = driving_analysis(audio, SAMPLE_RATE, tl.fps, tl.frame_count)
     if vis.is_image or not vis.has_audio or vis.frame_count <= 0:
-        return AudioAhead(driving)
+        return AudioAhead(audio, driving)
     own = own_audio(vis, "calibration")
     if own is None:
-        return AudioAhead(driving)
-    return AudioAhead(driving, own, own_analysis(own, SAMPLE_RATE, src_fps, vis.frame_count))
+        return AudioAhead(audio, driving)
+    return AudioAhead(audio, driving, own, own_analysis(own, SAMPLE_RATE, src_fps, vis.frame_count))
 
 
 def plan(inputs: RunInputs, calibration: Calibration | None, ahead: AudioAhead | None = None) -> MouthPlan:
@@ -316,7 +336,7 @@ def plan(inputs: RunInputs, calibration: Calibration | None, ahead: AudioAhead |
     from openlipsync.engine.plan import plan_mouth
 
     tl = inputs.timeline
-    return plan_mouth(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count, calibration=calibration,
+    return plan_mouth(inputs.driving, SAMPLE_RATE, tl.fps, tl.frame_count, calibration=calibration,
                       temperature=inputs.options.temperature, analysis=ahead.driving if ahead else None,
                       own_analysis=ahead.own if ahead else None)
 
@@ -359,10 +379,11 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
             calibration = calibration_for(vis, track, src_fps, ahead.own_audio)
     finally:
         audio_ahead.cancel()
+    inputs = replace(inputs, driving_audio=ahead.driving_audio)
     with clock("plan"):
         mouth_plan = plan(inputs, calibration, ahead)
     library = builder.finish(track) if builder is not None else None
-    post = tiers.post_render(opts, mouth_plan, inputs.driving_audio, SAMPLE_RATE,
+    post = tiers.post_render(opts, mouth_plan, inputs.driving, SAMPLE_RATE,
                              occ_builder.finish(track) if occ_builder is not None else None)
     renderer, kind = _renderer(opts.model, library)
     notes = [f"renderer={kind}", f"model={opts.model.value}", *speaker_notes]
@@ -381,7 +402,7 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
                      f"{post.occlusion.frames_kept} kept whole")
     clock.add("render", renderer.times.render)
     clock.add("blend", renderer.times.blend)
-    env = speech_envelope(inputs.driving_audio, SAMPLE_RATE, tl.fps, tl.frame_count)
+    env = speech_envelope(inputs.driving, SAMPLE_RATE, tl.fps, tl.frame_count)
     report = build_report(tl.frame_count, edited, reasons, env, rendered_open,
                           int(track.face_count.max(initial=0)), tuple(notes))
     stage = dict(clock.seconds)

@@ -40,6 +40,16 @@ def pcm_samples(pcm: bytes, channels: int = 1) -> np.ndarray:
     return samples if channels == 1 else samples.reshape(-1, channels)
 
 
+def fit_audio_track(sound: MediaInfo, duration: float, out_path: Path) -> np.ndarray:
+    """Write the output's audio track to ``out_path``: the first audio stream of ``sound``, trimmed or padded
+    to ``duration`` seconds; returns the same audio for the analysis (mono, 16 kHz), decoded in the same
+    ffmpeg run."""
+    fit = ["-map", "0:a:0", "-vn", "-af", f"apad=whole_dur={duration:.6f}", "-t", f"{duration:.6f}"]
+    proc = _ffmpeg.run(["-i", str(sound.path), *fit, "-c:a", "pcm_s16le", str(out_path), *fit, *pcm_pipe()],
+                       what="preparing the audio track")
+    return pcm_samples(proc.stdout)
+
+
 def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
     """Write float samples, ``(n,)`` mono or ``(n, channels)``, as 16-bit PCM WAV."""
     path = Path(path)
