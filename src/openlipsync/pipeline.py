@@ -14,6 +14,7 @@ import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -380,11 +381,18 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
     finally:
         audio_ahead.cancel()
     inputs = replace(inputs, driving_audio=ahead.driving_audio)
-    with clock("plan"):
-        mouth_plan = plan(inputs, calibration, ahead)
-    library = builder.finish(track) if builder is not None else None
-    post = tiers.post_render(opts, mouth_plan, inputs.driving, SAMPLE_RATE,
-                             occ_builder.finish(track) if occ_builder is not None else None)
+    def planned() -> MouthPlan:
+        with clock("plan"):
+            return plan(inputs, calibration, ahead)
+
+    # the plan, the mouth library and the occlusion model each need only the track: the plan runs on a
+    # thread beside the other two (numpy and OpenCV release the GIL)
+    with ThreadPoolExecutor(1) as pool:
+        planning = pool.submit(planned)
+        library = builder.finish(track) if builder is not None else None
+        occlusion = occ_builder.finish(track) if occ_builder is not None else None
+        mouth_plan = planning.result()
+    post = tiers.post_render(opts, mouth_plan, inputs.driving, SAMPLE_RATE, occlusion)
     renderer, kind = _renderer(opts.model, library)
     notes = [f"renderer={kind}", f"model={opts.model.value}", *speaker_notes]
     notes += post.notes

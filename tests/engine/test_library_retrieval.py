@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openlipsync.engine.library import LibraryBuilder, MouthLibrary
+from openlipsync.engine.library import LibraryBuilder, MouthLibrary, _median_u8
 from openlipsync.engine.render_retrieval import RetrievalRenderer
 from openlipsync.engine.tracking import FaceTrack, FaceTracker
 from openlipsync.media import iter_frames
@@ -166,3 +166,11 @@ def test_pro_alignment_finds_the_sub_pixel_shift_of_the_pasted_skin():
     assert _refine_shift(base, moved, np.zeros_like(ring), max_shift=4.0) is None  # no skin to align on
     flat = np.full_like(base, 128)
     assert _refine_shift(flat, flat, ring, max_shift=4.0) is None  # nothing to lock onto
+
+
+def test_median_of_8_bit_values_equals_numpys() -> None:
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 4, 257, 1000, 1001):
+        values = rng.integers(0, 256, (n,), dtype=np.uint8)
+        assert _median_u8(values) == float(np.median(values))
+    assert _median_u8(np.array([[10, 20], [30, 250]], np.uint8)) == 25.0

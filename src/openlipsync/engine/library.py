@@ -61,11 +61,22 @@ def teeth_score(crop: np.ndarray, inner: np.ndarray, d: float) -> float:
     hole = blend.polygon_mask(inner, crop.shape[:2]) > 0.5
     if hole.sum() < 3:
         return 0.0
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
-    light, chroma = lab[..., 0], np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
-    skin_l = float(np.median(light))
-    teeth = hole & (light > skin_l + 12) & (chroma < 22)
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
+    skin_l = _median_u8(lab[..., 0])
+    # only the pixels inside the lips can be teeth
+    x, y, w, h = cv2.boundingRect(hole.astype(np.uint8))
+    inside = lab[y:y + h, x:x + w].astype(np.float32)
+    light, chroma = inside[..., 0], np.hypot(inside[..., 1] - 128, inside[..., 2] - 128)
+    teeth = hole[y:y + h, x:x + w] & (light > skin_l + 12) & (chroma < 22)
     return float(teeth.sum()) / (0.02 * d * d)
+
+
+def _median_u8(values: np.ndarray) -> float:
+    """``np.median`` of 8-bit values, from their histogram."""
+    cum = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    n = int(cum[-1])
+    lo, hi = np.searchsorted(cum, [(n - 1) // 2 + 1, n // 2 + 1])
+    return (float(lo) + float(hi)) / 2
 
 
 @dataclass

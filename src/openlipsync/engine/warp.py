@@ -8,8 +8,6 @@ the cost a few milliseconds per frame whatever the resolution of the face.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay, QhullError
@@ -58,16 +56,9 @@ def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step:
         coarse = np.zeros((c1 - c0, len(gx), 2), np.float32)
     full = cv2.resize(coarse, (len(gx) * step, (c1 - c0) * step), interpolation=cv2.INTER_LINEAR)
     full = full[r0 - c0 * step:r1 - c0 * step, :w]
-    base_x, base_y = _pixel_grid(h, w)
-    return base_x[r0:r1] + full[..., 0], base_y[r0:r1] + full[..., 1]
-
-
-@lru_cache(maxsize=8)
-def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    gx.flags.writeable = False
-    gy.flags.writeable = False
-    return gx, gy
+    # the pixel's own position plus its displacement (the position arrays broadcast over rows / columns)
+    return (full[..., 0] + np.arange(w, dtype=np.float32),
+            full[..., 1] + np.arange(r0, r1, dtype=np.float32)[:, None])
 
 
 def _interpolate(tri: Delaunay, values: np.ndarray, gx: np.ndarray, gy: np.ndarray, step: int
