@@ -28,10 +28,35 @@ def test_interpolation_matches_the_triangle_each_grid_point_lies_in():
     step = 4
     gx = (np.arange(25) + 0.5) * step - 0.5
     gy = (np.arange(20) + 0.5) * step - 0.5
-    got = warp._interpolate(tri, values, gx, gy, step)
+    got = warp._interpolate(tri.points, tri.simplices, values, gx, gy, step)
     xx, yy = np.meshgrid(gx, gy)
     want = _exact(tri, values, np.c_[xx.ravel(), yy.ravel()]).reshape(got.shape)
     np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def _triangles(simplices: np.ndarray) -> set[tuple[int, ...]]:
+    return {tuple(sorted(t)) for t in np.asarray(simplices).tolist()}
+
+
+def test_delaunay_gives_qhulls_triangles():
+    rng = np.random.default_rng(7)
+    for n, spread in ((3, 50.0), (40, 100.0), (300, 1000.0)):
+        pts = rng.uniform(0, spread, (n, 2))
+        # a face-like cloud's slivers: points a fraction of a pixel apart
+        pts = np.concatenate([pts, pts[: n // 4] + rng.normal(0, 0.05, (n // 4, 2))]) + warp._jitter(n + n // 4)
+        assert _triangles(warp.delaunay(pts)) == _triangles(Delaunay(pts).simplices)
+
+
+def test_delaunay_of_unusable_points_is_empty():
+    line = np.c_[np.arange(10.0), 2 * np.arange(10.0)]
+    assert warp.delaunay(line).shape == (0, 3)
+    assert warp.delaunay(line[:2]).shape == (0, 3)
+    cloud = np.random.default_rng(1).uniform(0, 10, (10, 2))
+    cloud[3] = np.nan
+    assert warp.delaunay(cloud).shape == (0, 3)
+    # all motion is lost, not the frame: the maps are the identity
+    map_x, map_y = warp.backward_maps(cloud.astype(np.float32), cloud.astype(np.float32) + 1, (12, 12), step=2)
+    assert np.array_equal(map_x, np.tile(np.arange(12, dtype=np.float32), (12, 1)))
 
 
 def test_backward_maps_send_destination_points_to_their_sources():
