@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from openlipsync.engine.facemesh import FaceMesh
 
@@ -25,21 +24,5 @@ def test_graph_follows_the_number_of_faces(astronaut: np.ndarray) -> None:
         for _ in range(FaceMesh.LOST_FRAMES + 2):
             faces = mesh.detect(one)
         assert len(faces) == 1 and mesh.capacity == 1  # a face that left shrinks the graph again
-    finally:
-        mesh.close()
-
-
-@pytest.mark.parametrize("faces", [1, 2])
-def test_the_first_frame_sizes_the_graph_to_the_faces_present(astronaut: np.ndarray, faces: int,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    frame = np.concatenate([astronaut, astronaut if faces == 2 else np.full_like(astronaut, 120)], axis=1)
-    mesh = FaceMesh(max_faces=4)
-    opened: list[int] = []
-    open_graph = mesh._open
-    monkeypatch.setattr(mesh, "_open", lambda: (opened.append(mesh.capacity), open_graph())[1])
-    try:
-        counts = [len(mesh.detect(frame)) for _ in range(3)]
-        assert counts == [faces] * 3 and mesh.capacity == faces
-        assert opened == [faces]  # one graph, of the right size, from the first frame on
     finally:
         mesh.close()

@@ -135,14 +135,7 @@ class FaceMesh:
     def detect(self, frame: np.ndarray) -> list[np.ndarray]:
         """Landmarks of every face in an RGB ``H×W×3 uint8`` frame (tracking state carries over)."""
         self._frames += 1
-        if self._graph is None and self._capacity == self.max_faces > 1:
-            # first frame (or first after a reset): size the graph to the faces the detector sees, since a
-            # graph opened for max_faces and then shrunk detects and refines every face again
-            found = self._count_faces(frame)
-            if 0 < found < self.max_faces:
-                self._resize(found)
-                self._grown_at = self._frames
-        elif self._capacity < self.max_faces and self._frames % self._probe_every == 0:
+        if self._capacity < self.max_faces and self._frames % self._probe_every == 0:
             found = self._count_faces(frame)
             if found > self._capacity:
                 self._resize(min(found, self.max_faces))
