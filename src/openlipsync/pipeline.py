@@ -308,7 +308,7 @@ def calibration_for(info: MediaInfo, track: FaceTrack, fps: float, own: np.ndarr
 class AudioAhead:
     """The audio work that does not depend on the face track, done while the video is analysed."""
 
-    driving_audio: np.ndarray  # RunInputs.driving_audio, prepared
+    driving_audio: np.ndarray | None  # the driving audio this stage prepared (None: the inputs had it)
     driving: AudioAnalysis | None
     own_audio: np.ndarray | None = None
     own: AudioAnalysis | None = None
@@ -320,16 +320,17 @@ def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
     from openlipsync.engine.plan import driving_analysis
 
     audio = inputs.with_driving_audio().driving
+    prepared = audio if inputs.driving_audio is None else None
     tl, vis = inputs.timeline, inputs.visual
     if tl.frame_count <= 0:
-        return AudioAhead(audio, None)
+        return AudioAhead(prepared, None)
     driving = driving_analysis(audio, SAMPLE_RATE, tl.fps, tl.frame_count)
     if vis.is_image or not vis.has_audio or vis.frame_count <= 0:
-        return AudioAhead(audio, driving)
+        return AudioAhead(prepared, driving)
     own = own_audio(vis, "calibration")
     if own is None:
-        return AudioAhead(audio, driving)
-    return AudioAhead(audio, driving, own, own_analysis(own, SAMPLE_RATE, src_fps, vis.frame_count))
+        return AudioAhead(prepared, driving)
+    return AudioAhead(prepared, driving, own, own_analysis(own, SAMPLE_RATE, src_fps, vis.frame_count))
 
 
 def plan(inputs: RunInputs, calibration: Calibration | None, ahead: AudioAhead | None = None) -> MouthPlan:
@@ -380,7 +381,9 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
             calibration = calibration_for(vis, track, src_fps, ahead.own_audio)
     finally:
         audio_ahead.cancel()
-    inputs = replace(inputs, driving_audio=ahead.driving_audio)
+    if ahead.driving_audio is not None:
+        inputs = replace(inputs, driving_audio=ahead.driving_audio)
+
     def planned() -> MouthPlan:
         with clock("plan"):
             return plan(inputs, calibration, ahead)
