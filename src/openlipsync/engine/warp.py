@@ -69,11 +69,11 @@ def delaunay(points: np.ndarray) -> np.ndarray:
     lo, extent = p32.min(0), float(np.ptp(p32, axis=0).max()) + 1.0
     # the outer triangle's corners far away (40× the extent), so that no hull triangle is lost to them
     margin = 40.0 * extent
-    subdiv = cv2.Subdiv2D((int(lo[0] - margin), int(lo[1] - margin), int(2 * margin + extent) + 1,
-                           int(2 * margin + extent) + 1))
+    size = int(2 * margin + extent) + 1
     try:
+        subdiv = cv2.Subdiv2D((int(lo[0] - margin), int(lo[1] - margin), size, size))
         subdiv.insert(p32)  # type: ignore[call-overload]  # (the binding takes an (n, 2) array; the stub lists sequences)
-    except cv2.error:
+    except (cv2.error, OverflowError):  # never fail a frame for it: no triangles, no motion
         return np.zeros((0, 3), np.int64)
     corners = np.ascontiguousarray(subdiv.getTriangleList(), np.float32).reshape(-1, 3, 2)
     # back to indices: a corner is an inserted point with the very same float32 coordinates (compared as
