@@ -85,17 +85,9 @@ class RunInputs:
     edit_weight: np.ndarray | None = None
     sound: MediaInfo | None = None  # the driving audio's source, when ``driving_audio`` is None
 
-    def with_driving_audio(self) -> RunInputs:
-        """These inputs with the driving audio cut and the output's audio track written (when not yet)."""
-        if self.driving_audio is not None:
-            return self
-        if self.sound is None:
-            raise ValueError("RunInputs needs driving_audio or sound")
-        return replace(self, driving_audio=fit_audio_track(self.sound, self.timeline.duration, self.output_audio))
-
     @property
     def driving(self) -> np.ndarray:
-        """The driving audio (after ``with_driving_audio``)."""
+        """The driving audio (once the audio stage has prepared it)."""
         if self.driving_audio is None:
             raise ValueError("the driving audio has not been prepared")
         return self.driving_audio
@@ -319,8 +311,13 @@ def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
     from openlipsync.engine.audio.calibrate import own_analysis
     from openlipsync.engine.plan import driving_analysis
 
-    audio = inputs.with_driving_audio().driving
-    prepared = audio if inputs.driving_audio is None else None
+    audio = prepared = None
+    if inputs.driving_audio is not None:
+        audio = inputs.driving_audio
+    elif inputs.sound is not None:  # cut the output's track, and the analysis copy, from the driving audio
+        audio = prepared = fit_audio_track(inputs.sound, inputs.timeline.duration, inputs.output_audio)
+    else:
+        raise ValueError("RunInputs needs driving_audio or sound")
     tl, vis = inputs.timeline, inputs.visual
     if tl.frame_count <= 0:
         return AudioAhead(prepared, None)
