@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import resample_poly
 
+from openlipsync.engine.audio.formants import first_formant
+
 log = logging.getLogger("openlipsync.engine.audio")
 
 ANALYSIS_SR = 16_000
@@ -34,6 +36,7 @@ class FrameFeatures:
     tilt:     (n,) float32 high/low band energy ratio in dB (fricatives ≫ 0, vowels ≪ 0)
     zcr:      (n,) float32 zero-crossing rate (crossings per sample)
     voicing:  (n,) float32 peak normalised autocorrelation in the 70–400 Hz pitch range, 0..1
+    f1:       (n,) float32 first formant in Hz (see ``formants``), NaN where no window of the frame had one
     """
 
     logmel: np.ndarray
@@ -42,13 +45,14 @@ class FrameFeatures:
     tilt: np.ndarray
     zcr: np.ndarray
     voicing: np.ndarray
+    f1: np.ndarray
 
     @property
     def frame_count(self) -> int:
         return int(self.energy.shape[0])
 
     def matrix(self) -> np.ndarray:
-        """All features side by side, (n, N_MELS + 5) float32."""
+        """All features that are finite everywhere side by side (not F1), (n, N_MELS + 5) float32."""
         cols = [self.energy, self.centroid, self.tilt, self.zcr, self.voicing]
         return np.column_stack([self.logmel, *cols]).astype(np.float32)
 
@@ -165,4 +169,14 @@ def frame_features(audio: np.ndarray, sr: int, fps: float, n_frames: int) -> Fra
         x = np.concatenate([x, np.zeros(need - x.size, np.float32)])
     fine = fine_features(x)
     per = {name: fine_to_frames(v, fps, n_frames) for name, v in fine.items()}
-    return FrameFeatures(**per)
+    return FrameFeatures(**per, f1=_nan_frames(first_formant(x, ANALYSIS_SR, HOP, WIN), fps, n_frames))
+
+
+def _nan_frames(values: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """``fine_to_frames`` of a (k,) signal with gaps: the mean of the frame's finite rows, NaN when it
+    has none."""
+    found = np.isfinite(values)
+    total = fine_to_frames(np.where(found, values, 0.0), fps, n_frames)
+    count = fine_to_frames(found.astype(np.float32), fps, n_frames)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(np.float32)
