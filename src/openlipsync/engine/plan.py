@@ -25,8 +25,12 @@ from openlipsync.engine.types import Calibration, MouthPlan
 
 log = logging.getLogger("openlipsync.engine.plan")
 
-LEAD_S = 0.05  # generic anticipation: lips lead the sound by ~40–100 ms
-WIDTH_EXTRA_LEAD_S = 0.04  # rounding is anticipated earlier still (coarticulation of o/u/w)
+# The generic opening is not shifted: its acoustic cue (F1) and the phone segments are measured at the
+# articulation itself (a shift of 0.05 s, right for the loudness cue it replaced, lowered the correlation
+# with real mouths on every clip but one and made the mouth lead the audio by a frame). The lips' lead
+# before a phrase is the talking envelope's onset ramp (``dynamics.ONSET_S``).
+LEAD_S = 0.0
+WIDTH_EXTRA_LEAD_S = 0.09  # rounding is anticipated (coarticulation of o/u/w)
 # A closure is not anticipated: the acoustic event (stop gap, nasal murmur, the f/v hiss) exists because
 # the lips are shut at that very moment, so the recognised p/b/m or f/v segment is already lip time.
 CLOSURE_LEAD_S = 0.0
