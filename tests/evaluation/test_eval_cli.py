@@ -9,20 +9,21 @@ import numpy as np
 from click.testing import CliRunner
 
 from openlipsync.cli.main import cli
-from openlipsync.evaluation.crossseg import LOUDNESS, REAL, UNTOUCHED
+from openlipsync.evaluation.crossseg import LOUDNESS, PHOTO, REAL, UNTOUCHED
 from openlipsync.evaluation.metrics import PSNR_CAP
 
 
 def test_eval_runs_both_directions_with_all_references(talking_clip: Path, tmp_path: Path):
     out = tmp_path / "eval"
     result = CliRunner().invoke(cli, ["eval", "--clips", str(talking_clip), "--no-synthetic", "--out", str(out),
-                                      "--cache", str(tmp_path / "cache"), "-m", "lipsync-1.9"])
+                                      "--cache", str(tmp_path / "cache"), "-m", "lipsync-1.9", "--photos"])
     assert result.exit_code == 0, result.output
     assert "median over all clips" in result.output and "corr" in result.output
     data = json.loads((out / "results.json").read_text())
     runs = data["runs"]
+    photo = f"lipsync-1.9 {PHOTO}"
     assert {(r["direction"], r["system"]) for r in runs} == {
-        (d, s) for d in ("A<-B", "B<-A") for s in (REAL, UNTOUCHED, LOUDNESS, "lipsync-1.9")}
+        (d, s) for d in ("A<-B", "B<-A") for s in (REAL, UNTOUCHED, LOUDNESS, "lipsync-1.9", photo)}
     by = {(r["direction"], r["system"]): r for r in runs}
     for d in ("A<-B", "B<-A"):
         real, untouched = by[(d, REAL)], by[(d, UNTOUCHED)]
@@ -34,6 +35,13 @@ def test_eval_runs_both_directions_with_all_references(talking_clip: Path, tmp_p
             assert row["frames"] == row["frames_expected"] == real["frames"]  # cut_off: nothing dropped
             assert 25 < row["psnr_outside"] <= PSNR_CAP
             assert row["face_fraction"] > 0.9 and row["lmd"] > 0
+        # the photo path: a still of the source half, its output compared frame by frame in time with the
+        # real mouth, and its fidelity with the still
+        still = by[(d, photo)]
+        assert still["error"] is None and still["output"].endswith("-photo.mp4")
+        assert still["frames"] == still["frames_expected"] == real["frames"]
+        assert still["frames_edited"] > 0 and still["face_fraction"] > 0.9
+        assert 25 < still["psnr_outside"] <= PSNR_CAP and np.isfinite(still["correlation"])
     # the clip's mouth follows its syllables, so the loudness-driven baseline must track it far better
     # than the untouched video does
     for d in ("A<-B", "B<-A"):

@@ -74,9 +74,12 @@ def _clips(clips: tuple[Path, ...], media: Path | None, synthetic: bool, cache: 
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Cache of dlib measurements and generated clips [default: ~/.cache/openlipsync/eval].")
 @click.option("--no-sheet", is_flag=True, help="Skip the contact sheet PNGs.")
+@click.option("--photos", is_flag=True,
+              help="Also lip-sync a still of each source half (rows '<model> photo'): the photo path, with no "
+                   "library of the speaker's mouths and no calibration.")
 def eval_cmd(media: Path | None, clips: tuple[Path, ...], models: tuple[str, ...], synthetic: bool,
              synthetic_seconds: float, max_seconds: float | None, out_dir: Path, cache_dir: Path | None,
-             no_sheet: bool) -> None:
+             no_sheet: bool, photos: bool) -> None:
     """Measure lip-sync quality by cross-segment reconstruction on real clips.
 
     Each clip is split into halves A and B. The engine lip-syncs the visuals of A to the audio of B (and B
@@ -109,7 +112,7 @@ def eval_cmd(media: Path | None, clips: tuple[Path, ...], models: tuple[str, ...
         sys.exit(6)
     cache = cache_dir or default_cache_dir()
     config = EvalConfig(out_dir=out_dir, models=models, cache_dir=cache, max_seconds=max_seconds,
-                        contact_sheet=not no_sheet)
+                        contact_sheet=not no_sheet, photos=photos)
     found = _clips(clips, media, synthetic, cache, synthetic_seconds)
     if not found:
         click.secho("no clips to evaluate (no --clips, no media folder, --no-synthetic)", fg="red", err=True)

@@ -5,10 +5,16 @@ audio, as in dubbing) to the audio of B; the evaluator's own landmark detector (
 MediaPipe) measures the output mouth, which is compared with the real mouth of B at the same time.
 Both directions are run (A←B audio and B←A audio). References on the same run: the real B mouth
 (upper bound), the untouched A video (no-sync floor) and a naive loudness-driven warp (baseline).
+
+With ``photos`` each model also lip-syncs a still (the first frame of A, as a PNG) to B's audio: the
+photo path, which has no library of the speaker's mouths and no calibration from their own speech. A
+photo's output runs at the engine's image frame rate; each real frame of B is compared with the output
+frame nearest in time.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -38,6 +44,7 @@ from openlipsync.media import FrameWriter, iter_frames, load_audio, probe, write
 log = logging.getLogger("openlipsync.evaluation")
 
 REAL, UNTOUCHED, LOUDNESS = "real (upper bound)", "untouched (floor)", "loudness baseline"
+PHOTO = "photo"  # suffix of the systems that lip-sync a still of the source half
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class EvalConfig:
     max_lag_seconds: float = 0.3  # AV offset search range (±)
     contact_sheet: bool = True
     sheet_rows: int = 8
+    photos: bool = False  # also run each model on a still of the source half (the photo path)
 
 
 @dataclass
@@ -154,21 +162,33 @@ def _write_halves(info, half: int, halves: list[Half], work: Path) -> None:  # t
         w.close()
 
 
-def _measure_output(output: Path, src: Half, landmarker: DlibLandmarker, keep: set[int]) -> _Measured:
-    """dlib landmarks of every output frame, plus fidelity against the source frame it maps to (identity)."""
+def _measure_output(output: Path, src: Half, landmarker: DlibLandmarker, keep: set[int],
+                    still: np.ndarray | None = None, fps: float | None = None, frames: int = 0) -> _Measured:
+    """dlib landmarks of every output frame, plus fidelity against the source frame it maps to (identity).
+
+    ``still``: the output was made from this one image (fidelity is measured against it), at its own frame
+    rate; its landmarks are then taken, for each of at most ``frames`` frames at ``fps``, from the output
+    frame nearest in time."""
     landmarker.reset()
     fid = FidelityAccumulator()
     rows, kept = [], {}
-    src_iter = iter_frames(src.video)
+    out_fps = probe(output).fps if still is not None and fps else None
+    to_source = (lambda i: int(round(i * fps / out_fps))) if out_fps and fps else (lambda i: i)  # noqa: E731
+    refs = iter_frames(src.video) if still is None else itertools.repeat(still)
     for i, out in enumerate(iter_frames(output)):
         rows.append(landmarker(out))
-        ref = next(src_iter, None)
-        if ref is not None and i < len(src.marks):
-            fid.add(ref, out, src.marks[i])
-            if i in keep:
-                kept[i] = (ref, out)
+        ref = next(refs, None)
+        j = 0 if still is not None else i
+        if ref is not None and j < len(src.marks):
+            fid.add(ref, out, src.marks[j])
+            if to_source(i) in keep and to_source(i) not in kept:
+                kept[to_source(i)] = (ref, out)
     marks = np.stack(rows) if rows else np.zeros((0, 68, 2), np.float32)
-    return _Measured(marks, fid, len(rows), kept)
+    if out_fps and fps and len(marks):
+        count = int(np.ceil(len(marks) * fps / out_fps - 1e-6))
+        nearest = np.round(np.arange(min(count, frames) if frames else count) * out_fps / fps)
+        marks = marks[np.minimum(nearest.astype(int), len(marks) - 1)]
+    return _Measured(marks, fid, len(marks), kept)
 
 
 def score(row: RunRow, pred: np.ndarray, truth: Half, clip: PreparedClip, max_lag: int) -> RunRow:
@@ -191,14 +211,14 @@ def score(row: RunRow, pred: np.ndarray, truth: Half, clip: PreparedClip, max_la
     return row
 
 
-def _run_engine(model: str, src: Half, truth: Half, output: Path) -> tuple[int | None, float]:
+def _run_engine(model: str, visual: Path, truth: Half, output: Path) -> tuple[int | None, float]:
     """Run the public library call in cut_off mode (output frame i shows source frame i)."""
     from openlipsync.lipsync import lipsync
     from openlipsync.options import LipSyncOptions, Model, SyncMode
 
     started = time.perf_counter()
-    result = lipsync(src.video, truth.wav, output, LipSyncOptions(model=Model.parse(model),
-                                                                  sync_mode=SyncMode.CUT_OFF))
+    result = lipsync(visual, truth.wav, output, LipSyncOptions(model=Model.parse(model),
+                                                               sync_mode=SyncMode.CUT_OFF))
     return result.report.frames_edited, time.perf_counter() - started
 
 
@@ -216,13 +236,19 @@ def evaluate_direction(clip: PreparedClip, src: Half, truth: Half, landmarker: D
     measured: dict[str, _Measured] = {}
     systems: list[tuple[str, Callable[[Path], tuple[int | None, float]]]] = [
         (LOUDNESS, partial(_loudness, src, truth, clip))]
-    systems += [(m, partial(_run_engine, m, src, truth)) for m in config.models]
+    systems += [(m, partial(_run_engine, m, src.video, truth)) for m in config.models]
+    still = still_path = None
+    if config.photos:
+        still, still_path = _write_still(src, work)
+        systems += [(f"{m} {PHOTO}", partial(_run_engine, m, still_path, truth)) for m in config.models]
     for name, make in systems:
-        output = work / f"{direction.replace('<-', '_from_')}.{name.split()[0]}.mp4"
+        photo = name.endswith(f" {PHOTO}")
+        slug = name.replace(" ", "-") if photo else name.split()[0]
+        output = work / f"{direction.replace('<-', '_from_')}.{slug}.mp4"
         row = RunRow(clip.name, direction, name, frames_expected=n, output=str(output))
         try:
             row.frames_edited, row.wall_seconds = make(output)
-            got = _measure_output(output, src, landmarker, keep)
+            got = _measure_output(output, src, landmarker, keep, still if photo else None, clip.fps, n)
         except Exception as exc:  # one failing system must not hide the others' numbers
             log.exception("%s %s %s failed", clip.name, direction, name)
             row.error = f"{type(exc).__name__}: {exc}"
@@ -234,6 +260,16 @@ def evaluate_direction(clip: PreparedClip, src: Half, truth: Half, landmarker: D
         row.seam = got.fidelity.seam
         rows.append(score(row, got.marks, truth, clip, max_lag))
     return rows, measured
+
+
+def _write_still(src: Half, work: Path) -> tuple[np.ndarray, Path]:
+    """The first frame of ``src`` (RGB) and the PNG it was written to."""
+    import cv2
+
+    first = next(iter_frames(src.video))
+    path = work / f"{src.name}_still.png"
+    cv2.imwrite(str(path), cv2.cvtColor(first, cv2.COLOR_RGB2BGR))
+    return first, path
 
 
 def _loudness(src: Half, truth: Half, clip: PreparedClip, output: Path) -> tuple[int | None, float]:

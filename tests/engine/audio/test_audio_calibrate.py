@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter1d
 from tests.engine.audio.fixtures import SR, frames_for
 
 from openlipsync.engine.audio import calibrate
-from openlipsync.engine.audio.calibrate import fit_person, shift_rows
+from openlipsync.engine.audio.calibrate import blend_weight, fit_person, shift_rows
 from openlipsync.engine.audio.features import frame_features
 from openlipsync.engine.types import Calibration, MouthShapes
 
@@ -38,6 +38,20 @@ def test_the_timing_fits_on_threads_give_the_serial_result(speech_audio, monkeyp
     assert threaded is not None and serial is not None and serial.opening is not None
     assert threaded.lag_s == serial.lag_s and threaded.opening_r == serial.opening_r
     assert np.array_equal(threaded.opening.coef, serial.opening.coef)
+
+
+def test_blend_weight_follows_whichever_predictor_tracks_the_truth():
+    rng = np.random.default_rng(1)
+    truth = gaussian_filter1d(rng.normal(size=400), 2.0)
+    noise = gaussian_filter1d(rng.normal(size=400), 2.0)
+    w = np.ones(400)
+    assert blend_weight(truth, noise, truth, w) == 1.0
+    assert blend_weight(noise, truth, truth, w) == 0.0
+    # two predictors of equal skill with independent errors: their average beats either
+    other = gaussian_filter1d(rng.normal(size=400), 2.0)
+    assert blend_weight(truth + noise, truth + other, truth, w) == 0.5
+    # no skill at all: a tie, which goes to the prior
+    assert blend_weight(np.zeros(400), np.zeros(400), truth, w) == 0.0
 
 
 def test_shift_rows():

@@ -1,8 +1,9 @@
 """Person-specific audio→mouth model fitted on the input video's own speech and measured mouth.
 
 A ridge regression from context-pooled acoustic + phone features (see ``context``) to the measured
-opening and width, with lambda chosen by blocked cross-validation. The cross-validated correlation
-is kept as the model's quality so the planner can decide how much to trust it over the prior.
+opening and width, with lambda chosen by blocked cross-validation. How much the planner trusts it over
+the generic prior is chosen on the same calibration frames: the mix of its out-of-fold predictions and
+the prior that follows the person's real mouth best.
 The person's own opening range (percentiles in speech) and rest width are kept for scaling.
 """
 
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from openlipsync.engine.audio.analysis import AudioAnalysis, analyse
-from openlipsync.engine.audio.ridge import RidgeModel, cv_ridge, fit_ridge
+from openlipsync.engine.audio.prior import prior_openness
+from openlipsync.engine.audio.ridge import RidgeModel, cv_ridge, fit_ridge, weighted_r
 from openlipsync.engine.types import Calibration, MouthShapes
 
 log = logging.getLogger("openlipsync.engine.audio")
@@ -25,6 +27,7 @@ LAGS = (0, -1, 1, -2, 2, -3, 3)  # frames; beyond the ±2-frame context windows 
 LAG_PENALTY = 0.01  # CV r given up per frame of shift
 FIT_THREADS = 2
 MAX_SECONDS = 120.0  # longer calibration videos: the first 2 minutes are plenty for ~150 parameters
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the person model's share in the mix with the prior
 
 
 @dataclass(frozen=True)
@@ -50,22 +53,17 @@ class PersonModel:
     range: PersonRange
     open_map: tuple[float, float]  # affine map (a, b): opening = a * ridge_output + b, undoing ridge shrinkage
     lag_s: float  # the mouth follows the audio features by this much (negative: lips lead)
+    blend: float = 0.0  # the person model's share in its mix with the generic prior (see blend_weight)
 
     def design_for(self, design: np.ndarray, fps: float) -> np.ndarray:
         """Rows of an AudioAnalysis.design() realigned with this person's timing."""
         return shift_rows(design, int(round(self.lag_s * fps)))
 
     def trust(self) -> float:
-        """0..1 weight of this model against the generic prior.
-
-        The person model already sees the prior's inputs (phones, acoustics), so any cross-validated
-        skill makes it the better predictor; fall back to the prior only without skill or speech.
-        """
+        """0..1 weight of this model against the generic prior: its ``blend``, less with little speech."""
         if self.opening is None:
             return 0.0
-        quality = float(np.clip(self.opening_r / 0.2, 0.0, 1.0))
-        amount = float(np.clip(self.speech_seconds / 3.0, 0.0, 1.0))
-        return quality * amount
+        return self.blend * float(np.clip(self.speech_seconds / 3.0, 0.0, 1.0))
 
 
 def person_range(cal: Calibration, speech: np.ndarray) -> PersonRange | None:
@@ -119,7 +117,7 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     with ThreadPoolExecutor(FIT_THREADS) as pool:
         fits = list(pool.map(fit_lag, LAGS))
     # small preference for no shift so that noise alone does not move the timing
-    lag, lam_o, r_o, _ = max(fits, key=lambda f: f[2] - LAG_PENALTY * abs(f[0]))
+    lag, lam_o, r_o, out_of_fold = max(fits, key=lambda f: f[2] - LAG_PENALTY * abs(f[0]))
     x = shift_rows(design, lag)[valid]
     lam_w, r_w, _ = cv_ridge(x, y_width, w)
     open_model = fit_ridge(x, y_open, lam_o, w)
@@ -128,9 +126,23 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     # in-sample predictions: their spread is what new audio will produce (out-of-fold ones are
     # shrunk more and would make the map exaggerate)
     open_map = _spread_map(open_model.predict(x)[talk], y_open[talk])
-    log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g)",
-             speech_seconds, r_o, lam_o, r_w, lam_w)
-    return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map, lag / cal.fps)
+    own = np.clip(open_map[0] * out_of_fold + open_map[1], 0.0, 1.2 * rng.open_p95)
+    blend = blend_weight(own, prior_openness(an.features, an.speech, an.phones)[valid] * rng.open_p95, y_open, w)
+    log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g), blend %.2f",
+             speech_seconds, r_o, lam_o, r_w, lam_w, blend)
+    return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map, lag / cal.fps, blend)
+
+
+def blend_weight(own: np.ndarray, prior: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
+    """The person model's share k in ``k·own + (1-k)·prior`` (opening, in the planner's units) that
+    correlates best with the measured ``truth`` on the calibration frames.
+
+    ``own`` must be out-of-fold predictions: in-sample ones would always win. On short clips neither
+    predictor dominates: a model fitted on a few seconds of one person and the generic prior err in
+    different ways, and a mix often beats both. Ties go to the prior.
+    """
+    scores = [weighted_r(k * own + (1 - k) * prior, truth, weight) for k in BLEND_WEIGHTS]
+    return float(BLEND_WEIGHTS[int(np.argmax(np.round(scores, 6)))])
 
 
 def own_analysis(audio: np.ndarray, sr: int, fps: float, n_frames: int, *, phones: bool = True) -> AudioAnalysis:

@@ -71,13 +71,14 @@ def cv_ridge(x: np.ndarray, y: np.ndarray, weight: np.ndarray, *, folds: int = 4
         stats = _stats(x[train], y[train], weight[train])  # one Gram matrix per fold, every lambda
         for lam in lambdas:
             preds[lam][test] = _solve(stats, lam).predict(x[test])
-            rs[lam].append(_weighted_r(preds[lam][test], y[test], weight[test]))
+            rs[lam].append(weighted_r(preds[lam][test], y[test], weight[test]))
     score = {lam: float(np.mean(v)) if v else 0.0 for lam, v in rs.items()}
     best = max(lambdas, key=lambda lam: score[lam])
     return best, score[best], preds[best]
 
 
-def _weighted_r(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
+def weighted_r(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
+    """Pearson correlation of ``a`` and ``b`` with row weights ``w`` (0 when undefined)."""
     sw = w.sum()
     if sw <= 0:
         return 0.0
