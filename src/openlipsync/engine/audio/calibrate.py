@@ -23,7 +23,10 @@ from openlipsync.engine.types import Calibration, MouthShapes
 log = logging.getLogger("openlipsync.engine.audio")
 
 MIN_SPEECH_SECONDS = 1.0  # less than this and the model is not worth fitting
-LAGS = (0, -1, 1, -2, 2, -3, 3)  # frames; beyond the ±2-frame context windows already in the design
+# Frames of shift on top of the design's ±2-frame context windows: together ±3 frames (±120 ms at 25 fps),
+# the range of real audio-visual asynchrony. A wider search (±3 on top) fits noise on short clips: on one
+# development run the plan then trailed the audio by 7 frames (−1 with this range).
+LAGS = (0, -1, 1)
 LAG_PENALTY = 0.01  # CV r given up per frame of shift
 FIT_THREADS = 2
 MAX_SECONDS = 120.0  # longer calibration videos: the first 2 minutes are plenty for ~150 parameters
