@@ -50,7 +50,8 @@ def test_eval_runs_both_directions_with_all_references(talking_clip: Path, tmp_p
         assert by[(d, REAL)]["loudness_corr"] > 0.3
         assert by[(d, LOUDNESS)]["loudness_corr"] > by[(d, UNTOUCHED)]["loudness_corr"]
     sheets = [Path(p) for p in data["contact_sheets"]]
-    assert len(sheets) == 2 and all(p.stat().st_size > 10_000 for p in sheets)
+    assert len(sheets) == 4 and all(p.stat().st_size > 10_000 for p in sheets)
+    assert sum(p.name.endswith(f"_{PHOTO}.png") for p in sheets) == 2
 
 
 def test_eval_caches_the_real_clip_measurements(talking_clip: Path, tmp_path: Path):

@@ -314,10 +314,16 @@ def evaluate_clip(path: Path, landmarker: DlibLandmarker, config: EvalConfig) ->
         got_rows, measured = evaluate_direction(clip, src, truth, landmarker, config, work)
         rows += got_rows
         if config.contact_sheet:
-            sheet = _sheet(work / f"contact_sheet_{src.name}_from_{truth.name}.png", clip, src, truth, measured,
-                           config.models)
-            if sheet is not None:
-                sheets.append(sheet)
+            kinds = [("", config.models)]
+            if config.photos:  # the photo path gets its own sheet: the still, its output, the real mouth
+                kinds.append((f"_{PHOTO}", tuple(f"{m} {PHOTO}" for m in config.models)))
+            for suffix, systems in kinds:
+                if suffix and not any(m in measured for m in systems):
+                    continue  # no photo output to show (the video sheet already falls back to the baseline)
+                sheet = _sheet(work / f"contact_sheet_{src.name}_from_{truth.name}{suffix}.png", clip, src, truth,
+                               measured, systems)
+                if sheet is not None:
+                    sheets.append(sheet)
     return rows, sheets
 
 
