@@ -163,17 +163,17 @@ def _write_halves(info, half: int, halves: list[Half], work: Path) -> None:  # t
 
 
 def _measure_output(output: Path, src: Half, landmarker: DlibLandmarker, keep: set[int],
-                    still: np.ndarray | None = None, fps: float | None = None, frames: int = 0) -> _Measured:
+                    still: np.ndarray | None = None, fps: float = 0.0, frames: int = 0) -> _Measured:
     """dlib landmarks of every output frame, plus fidelity against the source frame it maps to (identity).
 
-    ``still``: the output was made from this one image (fidelity is measured against it), at its own frame
-    rate; its landmarks are then taken, for each of at most ``frames`` frames at ``fps``, from the output
-    frame nearest in time."""
+    ``still``: the output was made from this one image (fidelity is measured against it) at its own frame
+    rate; its landmarks are then resampled onto at most ``frames`` frames at ``fps`` (the source's), each
+    from the output frame nearest in time."""
     landmarker.reset()
     fid = FidelityAccumulator()
-    rows, kept = [], {}
-    out_fps = probe(output).fps if still is not None and fps else None
-    to_source = (lambda i: int(round(i * fps / out_fps))) if out_fps and fps else (lambda i: i)  # noqa: E731
+    rows: list[np.ndarray] = []
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    step = fps / probe(output).fps if still is not None else 1.0  # source frames per output frame
     refs = iter_frames(src.video) if still is None else itertools.repeat(still)
     for i, out in enumerate(iter_frames(output)):
         rows.append(landmarker(out))
@@ -181,13 +181,12 @@ def _measure_output(output: Path, src: Half, landmarker: DlibLandmarker, keep: s
         j = 0 if still is not None else i
         if ref is not None and j < len(src.marks):
             fid.add(ref, out, src.marks[j])
-            if to_source(i) in keep and to_source(i) not in kept:
-                kept[to_source(i)] = (ref, out)
+            if round(i * step) in keep:
+                kept.setdefault(round(i * step), (ref, out))
     marks = np.stack(rows) if rows else np.zeros((0, 68, 2), np.float32)
-    if out_fps and fps and len(marks):
-        count = int(np.ceil(len(marks) * fps / out_fps - 1e-6))
-        nearest = np.round(np.arange(min(count, frames) if frames else count) * out_fps / fps)
-        marks = marks[np.minimum(nearest.astype(int), len(marks) - 1)]
+    if still is not None and len(marks):
+        count = min(frames, int(np.ceil(len(marks) * step - 1e-6)))
+        marks = marks[np.minimum(np.round(np.arange(count) / step).astype(int), len(marks) - 1)]
     return _Measured(marks, fid, len(marks), kept)
 
 
