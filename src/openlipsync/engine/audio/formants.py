@@ -28,14 +28,15 @@ def first_formant(x: np.ndarray, sr: int, hop: int, win: int) -> np.ndarray:
     ``features.fine_features``), so the result has ceil(len(x) / hop) rows.
     """
     k = max(1, int(np.ceil(x.size / hop)))
-    y = resample_poly(np.asarray(x, np.float64), LPC_SR, sr) if x.size else np.zeros(0)
-    y = np.append(y[:1], y[1:] - PRE_EMPHASIS * y[:-1])
+    # float32 until the per-block LPC: 10 minutes of audio stay ≈ 20 MB per copy
+    y = resample_poly(np.asarray(x, np.float32), LPC_SR, sr).astype(np.float32) if x.size else np.zeros(0, np.float32)
+    y[1:] -= PRE_EMPHASIS * y[:-1].copy()
     hop, win = round(hop * LPC_SR / sr), round(win * LPC_SR / sr)
-    pad = np.zeros(k * hop + win)
+    pad = np.zeros(k * hop + win, np.float32)
     start = win // 2 - hop // 2  # window k centred on the middle of hop k
     pad[start:start + y.size] = y[: pad.size - start]
     frames = np.lib.stride_tricks.sliding_window_view(pad, win)[::hop][:k]
-    return np.concatenate([_block_f1(frames[i:i + CHUNK_HOPS] * np.hamming(win))
+    return np.concatenate([_block_f1(frames[i:i + CHUNK_HOPS].astype(np.float64) * np.hamming(win))
                            for i in range(0, k, CHUNK_HOPS)])
 
 
