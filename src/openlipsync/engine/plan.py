@@ -105,9 +105,7 @@ def _plan(an: AudioAnalysis, fps: float, n: int, calibration: Calibration | None
         trust = person.trust()
         if trust > 0 and person.opening is not None and person.width is not None:
             x = person.design_for(an.design(), fps)
-            a, b = person.open_map
-            # stay inside the person's own range (a little beyond p95 is still their mouth)
-            own_open = np.clip(a * person.opening.predict(x) + b, 0.0, 1.2 * rng.open_p95)
+            own_open = person.predict_opening(x)
             own_width = person.width.predict(x)
             opening = trust * own_open + (1 - trust) * opening
             wt = trust * float(np.clip((person.width_r - 0.05) / 0.35, 0.0, 1.0))

@@ -58,6 +58,11 @@ class PersonModel:
     lag_s: float  # the mouth follows the audio features by this much (negative: lips lead)
     blend: float = 0.0  # the person model's share in its mix with the generic prior (see blend_weight)
 
+    def predict_opening(self, x: np.ndarray) -> np.ndarray:
+        """Opening for rows ``x`` of ``design_for`` (requires ``opening``), in the person's own range."""
+        assert self.opening is not None
+        return mapped_opening(self.opening.predict(x), self.open_map, self.range)
+
     def design_for(self, design: np.ndarray, fps: float) -> np.ndarray:
         """Rows of an AudioAnalysis.design() realigned with this person's timing."""
         return shift_rows(design, int(round(self.lag_s * fps)))
@@ -129,11 +134,18 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     # in-sample predictions: their spread is what new audio will produce (out-of-fold ones are
     # shrunk more and would make the map exaggerate)
     open_map = _spread_map(open_model.predict(x)[talk], y_open[talk])
-    own = np.clip(open_map[0] * out_of_fold + open_map[1], 0.0, 1.2 * rng.open_p95)
+    own = mapped_opening(out_of_fold, open_map, rng)
     blend = blend_weight(own, prior_openness(an.features, an.speech, an.phones)[valid] * rng.open_p95, y_open, w)
     log.info("calibration: %.1f s speech, opening r_cv=%.2f (λ=%g), width r_cv=%.2f (λ=%g), blend %.2f",
              speech_seconds, r_o, lam_o, r_w, lam_w, blend)
     return PersonModel(open_model, width_model, r_o, r_w, speech_seconds, rng, open_map, lag / cal.fps, blend)
+
+
+def mapped_opening(raw: np.ndarray, open_map: tuple[float, float], rng: PersonRange) -> np.ndarray:
+    """Ridge output ``raw`` as an opening: shrinkage undone by ``open_map``, kept inside the person's own
+    range (a little beyond their p95 is still their mouth)."""
+    a, b = open_map
+    return np.clip(a * raw + b, 0.0, 1.2 * rng.open_p95)
 
 
 def blend_weight(own: np.ndarray, prior: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
