@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ import pytest
 
 from openlipsync.media.audio import write_wav
 from tests import factories
+
+# every run analyses its video afresh unless a test turns the analysis cache on (into its own directory);
+# set here so that the servers and workers the tests start inherit it
+os.environ["OPENLIPSYNC_ANALYSIS_CACHE"] = "off"
 
 SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 

@@ -9,8 +9,10 @@ face, and streams them to the encoder. Memory stays flat in the video length.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from openlipsync.analysis_cache import AnalysisCache, VideoAnalysis, media_key
 from openlipsync.engine import geometry, mesh, speaker, tiers
 from openlipsync.engine.audio.analysis import AudioAnalysis
 from openlipsync.engine.library import LibraryBuilder, MouthLibrary
@@ -306,8 +309,9 @@ class AudioAhead:
     own: AudioAnalysis | None = None
 
 
-def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
-    """Prepare and analyse the driving audio; analyse the video's own speech (for calibration)."""
+def analyse_audio(inputs: RunInputs, src_fps: float, *, own: bool = True) -> AudioAhead:
+    """Prepare and analyse the driving audio; analyse the video's own speech (for calibration) unless
+    ``own`` is False."""
     from openlipsync.engine.audio.calibrate import own_analysis
     from openlipsync.engine.plan import driving_analysis
 
@@ -322,12 +326,12 @@ def analyse_audio(inputs: RunInputs, src_fps: float) -> AudioAhead:
     if tl.frame_count <= 0:
         return AudioAhead(prepared, None)
     driving = driving_analysis(audio, SAMPLE_RATE, tl.fps, tl.frame_count)
-    if vis.is_image or not vis.has_audio or vis.frame_count <= 0:
+    if not own or vis.is_image or not vis.has_audio or vis.frame_count <= 0:
         return AudioAhead(prepared, driving)
-    own = own_audio(vis, "calibration")
-    if own is None:
+    sound = own_audio(vis, "calibration")
+    if sound is None:
         return AudioAhead(prepared, driving)
-    return AudioAhead(prepared, driving, own, own_analysis(own, SAMPLE_RATE, src_fps, vis.frame_count))
+    return AudioAhead(prepared, driving, sound, own_analysis(sound, SAMPLE_RATE, src_fps, vis.frame_count))
 
 
 def plan(inputs: RunInputs, calibration: Calibration | None, ahead: AudioAhead | None = None) -> MouthPlan:
@@ -359,6 +363,38 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
     clock = _Clock()
     tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
     src_fps = vis.fps if vis.fps > 0 else tl.fps
+    cache = AnalysisCache.from_env() if not vis.is_image else None
+    key, saved = "", None
+    if cache is not None:
+        with clock("reuse"):
+            key = cache.key(vis, opts)
+            saved = cache.load(key, vis)
+    storing = None
+    if saved is None:
+        saved, inputs, ahead, mouth_plan = _analyse_video(inputs, src_fps, clock, progress, spill)
+        if cache is not None:  # written while the render pass runs
+            storing = threading.Thread(target=cache.store, args=(key, saved), name="analysis-cache")
+            storing.start()
+    else:
+        log.info("%s: analysis reused from the cache", vis.path.name)
+        progress("analyse", 1.0)
+        with clock("audio"):
+            ahead = replace(analyse_audio(inputs, src_fps, own=False), own=saved.own)
+        if ahead.driving_audio is not None:
+            inputs = replace(inputs, driving_audio=ahead.driving_audio)
+        with clock("plan"):
+            mouth_plan = plan(inputs, saved.calibration, ahead)
+    try:  # (on reuse the spill stays empty: the render pass decodes)
+        return _render(inputs, saved, mouth_plan, clock, progress, spill, t_start)
+    finally:
+        if storing is not None:
+            storing.join()
+
+
+def _analyse_video(inputs: RunInputs, src_fps: float, clock: _Clock, progress: ProgressCallback,
+                   spill: FrameSpill) -> tuple[VideoAnalysis, RunInputs, AudioAhead, MouthPlan]:
+    """Pass 1 and what follows from it: the video's analysis, the prepared inputs, the audio and the plan."""
+    vis, opts = inputs.visual, inputs.options
     wants_library = opts.model in RETRIEVAL_TIERS and not vis.is_image
     builder = LibraryBuilder(src_fps) if wants_library else None
     speaker_notes: list[str] = []
@@ -380,10 +416,11 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
         audio_ahead.cancel()
     if ahead.driving_audio is not None:
         inputs = replace(inputs, driving_audio=ahead.driving_audio)
+    prepared = inputs
 
     def planned() -> MouthPlan:
         with clock("plan"):
-            return plan(inputs, calibration, ahead)
+            return plan(prepared, calibration, ahead)
 
     # the plan, the mouth library and the occlusion model each need only the track: the plan runs on a
     # thread beside the other two (numpy and OpenCV release the GIL)
@@ -392,9 +429,21 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
         library = builder.finish(track) if builder is not None else None
         occlusion = occ_builder.finish(track) if occ_builder is not None else None
         mouth_plan = planning.result()
+    saved = VideoAnalysis(media_key(vis), track, library, occlusion, calibration, ahead.own, tuple(speaker_notes))
+    return saved, inputs, ahead, mouth_plan
+
+
+def _render(inputs: RunInputs, saved: VideoAnalysis, mouth_plan: MouthPlan, clock: _Clock,
+            progress: ProgressCallback, spill: FrameSpill | None, t_start: float) -> LipSyncResult:
+    """Pass 2 (render and encode) and the sync report."""
+    tl, vis, opts = inputs.timeline, inputs.visual, inputs.options
+    track, library = saved.track, saved.library
+    # the occlusion model counts and caches as it works: the render gets its own copy (the saved one may be
+    # being written to the analysis cache meanwhile)
+    occlusion = copy.deepcopy(saved.occlusion)
     post = tiers.post_render(opts, mouth_plan, inputs.driving, SAMPLE_RATE, occlusion)
     renderer, kind = _renderer(opts.model, library)
-    notes = [f"renderer={kind}", f"model={opts.model.value}", *speaker_notes]
+    notes = [f"renderer={kind}", f"model={opts.model.value}", *saved.notes]
     notes += post.notes
     src_index = np.minimum(tl.source_index, track.frame_count - 1)
     picks = None

@@ -12,7 +12,7 @@ import click
 
 from openlipsync.options import Model
 
-STAGE_ORDER = ("decode", "track", "library", "audio", "plan", "select", "render", "blend", "encode")
+STAGE_ORDER = ("reuse", "decode", "track", "library", "audio", "plan", "select", "render", "blend", "encode")
 
 
 def _stages(seconds: dict[str, float]) -> str:
@@ -58,15 +58,19 @@ def _table(rows: list) -> object:  # type: ignore[type-arg]
               help="Also time the clips in ../shared/media/video when present (ignored when INPUTS are given).")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where generated inputs are kept [default: ~/.cache/openlipsync/bench].")
+@click.option("--reuse", is_flag=True, default=False,
+              help="Also time each model on a repeated job with the same video, its analysis taken from the "
+                   "analysis cache (rows '<model> reused').")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the rows as JSON here.")
 def bench_cmd(inputs: tuple[Path, ...], models: str, synthetic: str, seconds: float, audio: Path | None,
-              shared_media: bool, cache_dir: Path | None, json_out: Path | None) -> None:
+              shared_media: bool, cache_dir: Path | None, reuse: bool, json_out: Path | None) -> None:
     """Time the engine on INPUT videos and generated ones, against the ffmpeg transcode floor.
 
     For every input the floor (decode → numpy → libx264 with the engine's encoder settings, same pipe
     round trip, same audio mux) is measured first, then each model through `openlipsync.lipsync` in
-    sync_mode cut_off. Every measurement runs in its own process: peak RSS is per run.
+    sync_mode cut_off. Every measurement runs in its own process: peak RSS is per run. Each run analyses
+    its video afresh; --reuse adds rows for a repeated job on the same video (the analysis cache's case).
 
     \b
     Columns:
@@ -106,7 +110,7 @@ def bench_cmd(inputs: tuple[Path, ...], models: str, synthetic: str, seconds: fl
         status = f"error: {r.error}" if r.error else f"{r.wall or 0:.2f}s"
         console.print(f"  {r.input} · {r.system}: {status}")
 
-    rows = run_bench(todo, model_list, on_row=show)
+    rows = run_bench(todo, model_list, reuse=reuse, on_row=show)
     console.print(_table(rows))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -104,6 +105,8 @@ def eval_cmd(media: Path | None, clips: tuple[Path, ...], models: tuple[str, ...
     from openlipsync.evaluation.landmarks import DlibLandmarker, dlib_available
     from openlipsync.evaluation.sources import default_cache_dir
 
+    # every system analyses its half afresh: the wall times stay those of a first job on each video
+    os.environ["OPENLIPSYNC_ANALYSIS_CACHE"] = "off"
     console = Console()
     if not console.is_terminal:  # piped or logged: keep every column readable
         console = Console(width=170)

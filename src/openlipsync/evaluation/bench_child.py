@@ -145,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--model", default="lipsync-2")
     parser.add_argument("--frames", type=int, default=1 << 31)
+    parser.add_argument("--analysis-cache", type=Path, default=None,
+                        help="Analysis cache directory (default: none, every run analyses its video).")
     args = parser.parse_args(argv)
+    os.environ["OPENLIPSYNC_ANALYSIS_CACHE"] = str(args.analysis_cache) if args.analysis_cache else "off"
     memory = TreeMemory()
     try:
         with memory:
