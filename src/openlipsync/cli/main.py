@@ -92,6 +92,10 @@ def run(video: Path, audio: Path | None, output: Path, text: str | None, voice: 
         sync_mode: str, temperature: float, occlusion: bool, quiet: bool) -> None:
     """Lip-sync VIDEO (a video or photo) to AUDIO (audio file or a video's audio track) into OUTPUT.
 
+    A video's analysis (face track, mouth library, calibration) is cached, so the same video with new
+    speech skips its tracking pass: OPENLIPSYNC_ANALYSIS_CACHE=<dir> or =off (default
+    ~/.cache/openlipsync/analysis, 2 GiB; OPENLIPSYNC_ANALYSIS_CACHE_MB).
+
     Exit codes: 0 done, 2 bad input, 3 no usable face, 4 processing failed, 6 setup problem.
     """
     if (audio is None) == (text is None):
