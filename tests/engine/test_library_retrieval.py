@@ -104,6 +104,33 @@ def test_another_frames_mouth_is_placed_on_the_current_face(analysed):
                                                                               - src_wide[box]).mean()
 
 
+def test_a_small_gap_to_the_plan_is_closed_by_warping_the_pasted_mouth(analysed):
+    """With a target opening, the pasted mouth is warped by the residual (at most MAX_RESIDUAL) and the
+    render reports, and shows, the planned opening; pixels outside the lower face stay untouched."""
+    from openlipsync.engine import mesh
+    from openlipsync.engine.facemesh import FaceMesh
+    from openlipsync.engine.render_retrieval import MAX_RESIDUAL
+
+    frames, track, lib = analysed
+    renderer = RetrievalRenderer(lib)
+    entry = int(np.argsort(lib.opening)[3 * len(lib.opening) // 4])  # an open mouth (half the clip is closed)
+    k = int(lib.src[entry])
+    plain, opening = renderer.render(frames[k], track.landmarks[k], track.pose[k], entry)
+    wider, wide_opening = renderer.render(frames[k], track.landmarks[k], track.pose[k], entry,
+                                          target=opening + 0.04)
+    capped, capped_opening = renderer.render(frames[k], track.landmarks[k], track.pose[k], entry,
+                                             target=opening + 1.0)
+    assert wide_opening == pytest.approx(opening + 0.04) and capped_opening == pytest.approx(opening + MAX_RESIDUAL)
+
+    def measured(img: np.ndarray) -> float:
+        with FaceMesh(max_faces=1) as detector:
+            return float(mesh.mouth_opening(detector.detect(img)[0]))
+
+    assert measured(wider) - measured(plain) > 0.02
+    assert measured(capped) > measured(wider)
+    assert np.array_equal(wider[:90], plain[:90])  # above the lower face
+
+
 def test_a_library_mouth_from_a_nodding_frame_sits_on_the_current_upper_lip(analysed):
     """Eyes and nose fit the canonical frame, but a nod moves the mouth against them: the pasted mouth
     must still land on the current frame's upper lip, texture and landmarks together."""

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from openlipsync.engine import blend, geometry, mesh, warp
+from openlipsync.engine import blend, geometry, mesh
 from openlipsync.engine.library import MouthLibrary
 from openlipsync.engine.render_warp import (
     RenderTimes,
+    WarpRenderer,
     layered_warp,
     lower_face_region,
-    region_maps,
     skip_interior,
 )
 from openlipsync.engine.warp import roi_box
@@ -65,6 +65,7 @@ class RetrievalRenderer:
     library: MouthLibrary
     pro: bool = False
     times: RenderTimes = field(default_factory=RenderTimes)
+    _residual: WarpRenderer = field(default_factory=WarpRenderer)
 
     def _patch(self, entry: int, m_frame_to_canon: np.ndarray, offset: np.ndarray, size: tuple[int, int]
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -166,19 +167,13 @@ class RetrievalRenderer:
             mouth = blend.laplacian_blend(full_base, mouth, full_alpha)
         else:
             mouth[by0:by1, bx0:bx1] = blend.alpha_blend(base, patch, alpha)
-        t2 = time.perf_counter()
-        if target is not None:
-            want = max(float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL)), 0.0)
-            if abs(want - opening) * d >= 0.5:
-                # a small change of shape: one warp of the composed lower face, its interior stretched or
-                # compressed with it rather than re-synthesised
-                final_lm = geometry.target_landmarks(dst_lm, want, float(mesh.mouth_width(dst_lm)))
-                map_x, map_y = region_maps(size, dst_lm, final_lm, region)
-                mouth = warp.remap(mouth, map_x, map_y)
-                opening = want
-        t3 = time.perf_counter()
         out = frame.copy()
         out[y0:y1, x0:x1] = blend.alpha_blend(roi, mouth, region.mask)
-        self.times.render += (t1 - t0) + (t3 - t2)
-        self.times.blend += (t2 - t1) + (time.perf_counter() - t3)
+        self.times.render += t1 - t0
+        self.times.blend += time.perf_counter() - t1
+        if target is not None:
+            want = float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL))
+            if abs(want - opening) * d >= 0.5:
+                out = self._residual.nudge(out, dst_lm, max(want, 0.0), float(mesh.mouth_width(dst_lm)))
+                opening = max(want, 0.0)
         return out, opening
