@@ -117,9 +117,18 @@ def test_a_repeated_video_reuses_its_analysis_and_gives_the_same_output(clip, sp
         raise AssertionError("the analysis pass ran again")
 
     monkeypatch.setattr(pipeline, "analyse", no_analysis)
+    decodes = []
+    real_decode = pipeline.iter_yuv_frames
+
+    def counting(info, start_frame=0):
+        decodes.append(start_frame)
+        return real_decode(info, start_frame=start_frame)
+
+    monkeypatch.setattr(pipeline, "iter_yuv_frames", counting)
     with capture_frames(monkeypatch) as second_frames:
         second = lipsync(clip.path, speech_wav, tmp_path / "2.mp4", opts)
     assert "track" not in second.stage_seconds
+    assert decodes == [0]  # decoded once, into the spill, while the new speech was analysed
     assert second.report == first.report
     assert "renderer=retrieval" in second.report.notes
     assert np.array_equal(np.stack(first_frames), np.stack(second_frames))

@@ -377,9 +377,14 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
             storing.start()
     else:
         log.info("%s: analysis reused from the cache", vis.path.name)
-        progress("analyse", 1.0)
-        with clock("audio"):
-            ahead = replace(analyse_audio(inputs, src_fps, own=False), own=saved.own)
+        # the driving audio is analysed in a child while the video is decoded into the spill: a core each
+        audio_ahead = Forked(lambda: analyse_audio(inputs, src_fps, own=False))
+        try:
+            _fill_spill(vis, spill, clock, progress)
+            with clock("audio"):
+                ahead = replace(audio_ahead.result(), own=saved.own)
+        finally:
+            audio_ahead.cancel()
         if ahead.driving_audio is not None:
             inputs = replace(inputs, driving_audio=ahead.driving_audio)
         with clock("plan"):
@@ -389,6 +394,15 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
     finally:
         if storing is not None:
             storing.join()
+
+
+def _fill_spill(info: MediaInfo, spill: FrameSpill, clock: _Clock, progress: ProgressCallback) -> None:
+    """Decode the video into ``spill`` for the render pass (nothing when it is known not to fit)."""
+    total = max(1, info.frame_count)
+    if spill.capacity:
+        for i, _ in enumerate(clock.timed(spill.keep(iter_yuv_frames(info)), "decode")):
+            progress("analyse", min(1.0, (i + 1) / total))
+    progress("analyse", 1.0)
 
 
 def _analyse_video(inputs: RunInputs, src_fps: float, clock: _Clock, progress: ProgressCallback,
