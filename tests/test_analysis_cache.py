@@ -95,6 +95,18 @@ def test_the_least_recently_used_entries_go_past_the_budget(clip, tmp_path):
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["a.analysis", "c.analysis"]
 
 
+def test_a_directory_others_may_write_to_is_not_used(clip, tmp_path, caplog):
+    cache = AnalysisCache(tmp_path / "c", 1 << 30)
+    cache.store("k", _analysis(clip))
+    (tmp_path / "c").chmod(0o777)  # anybody could plant a pickle here
+    assert cache.load("k", clip) is None
+    cache.store("k2", _analysis(clip))
+    assert not (tmp_path / "c" / "k2.analysis").exists()
+    assert "not private" in caplog.text
+    (tmp_path / "c").chmod(0o700)
+    assert cache.load("k", clip) is not None
+
+
 def test_a_store_that_cannot_write_is_only_logged(clip, tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

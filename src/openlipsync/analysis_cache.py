@@ -9,8 +9,8 @@ from here and goes straight to the render pass.
 Entries are keyed by a hash of the video's content, the options that affect the analysis and the
 engine's own source code (a new engine never reuses an old engine's analysis). One pickle file per entry,
 written atomically; the oldest-used entries are removed past the size budget. The directory holds mouth
-crops of the processed videos: it is created private (0700) and must not be writable by anyone else, as
-entries are unpickled.
+crops of the processed videos: it is created private (0700), and a directory that another user owns or
+that others may write to is not used (entries are unpickled).
 
 ``OPENLIPSYNC_ANALYSIS_CACHE``: the directory (default ``$XDG_CACHE_HOME/openlipsync/analysis``), or
 ``off`` to disable. ``OPENLIPSYNC_ANALYSIS_CACHE_MB``: the budget (default 2048).
@@ -113,9 +113,23 @@ class AnalysisCache:
     def _path(self, key: str) -> Path:
         return self.root / f"{key}{_SUFFIX}"
 
+    def _private(self) -> bool:
+        """Whether the directory is ours alone (entries are unpickled: another user must not plant one)."""
+        try:
+            st = self.root.stat()
+        except FileNotFoundError:
+            return False
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            log.warning("analysis cache %s is not private to this user (owner or group/other write): "
+                        "not used", self.root)
+            return False
+        return True
+
     def load(self, key: str, info: MediaInfo) -> VideoAnalysis | None:
         """The entry ``key`` if present and sound (a damaged entry is removed and counts as absent)."""
         path = self._path(key)
+        if not self._private():
+            return None
         try:
             with open(path, "rb") as fh:
                 entry = pickle.load(fh)
@@ -136,6 +150,8 @@ class AnalysisCache:
         """Write the entry (atomically), then trim the directory to the budget. Errors are logged only."""
         try:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self._private():
+                return
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
