@@ -389,7 +389,8 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
             inputs = replace(inputs, driving_audio=ahead.driving_audio)
         with clock("plan"):
             mouth_plan = plan(inputs, saved.calibration, ahead)
-    try:  # (on reuse the spill stays empty: the render pass decodes)
+        saved = replace(saved, notes=(*saved.notes, "analysis reused from the cache"))
+    try:
         return _render(inputs, saved, mouth_plan, clock, progress, spill, t_start)
     finally:
         if storing is not None:
