@@ -377,18 +377,7 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
             storing.start()
     else:
         log.info("%s: analysis reused from the cache", vis.path.name)
-        # the driving audio is analysed in a child while the video is decoded into the spill: a core each
-        audio_ahead = Forked(lambda: analyse_audio(inputs, src_fps, own=False))
-        try:
-            _fill_spill(vis, spill, clock, progress)
-            with clock("audio"):
-                ahead = replace(audio_ahead.result(), own=saved.own)
-        finally:
-            audio_ahead.cancel()
-        if ahead.driving_audio is not None:
-            inputs = replace(inputs, driving_audio=ahead.driving_audio)
-        with clock("plan"):
-            mouth_plan = plan(inputs, saved.calibration, ahead)
+        inputs, mouth_plan = _reuse_analysis(inputs, saved, src_fps, clock, progress, spill)
         saved = replace(saved, notes=(*saved.notes, "analysis reused from the cache"))
     try:
         return _render(inputs, saved, mouth_plan, clock, progress, spill, t_start)
@@ -397,13 +386,29 @@ def _run(inputs: RunInputs, progress: ProgressCallback, spill: FrameSpill) -> Li
             storing.join()
 
 
-def _fill_spill(info: MediaInfo, spill: FrameSpill, clock: _Clock, progress: ProgressCallback) -> None:
-    """Decode the video into ``spill`` for the render pass (nothing when it is known not to fit)."""
-    total = max(1, info.frame_count)
-    if spill.capacity:
-        for i, _ in enumerate(clock.timed(spill.keep(iter_yuv_frames(info)), "decode")):
-            progress("analyse", min(1.0, (i + 1) / total))
-    progress("analyse", 1.0)
+def _with_driving_audio(inputs: RunInputs, ahead: AudioAhead) -> RunInputs:
+    """``inputs`` with the driving audio the audio stage prepared (when it prepared it)."""
+    return inputs if ahead.driving_audio is None else replace(inputs, driving_audio=ahead.driving_audio)
+
+
+def _reuse_analysis(inputs: RunInputs, saved: VideoAnalysis, src_fps: float, clock: _Clock,
+                    progress: ProgressCallback, spill: FrameSpill) -> tuple[RunInputs, MouthPlan]:
+    """With the video's analysis known: the new speech analysed (in a child, while the video is decoded
+    into ``spill`` for the render pass: a core each), the prepared inputs and the plan."""
+    vis = inputs.visual
+    audio_ahead = Forked(lambda: analyse_audio(inputs, src_fps, own=False))
+    try:
+        if spill.capacity:  # (a video known not to fit is decoded by the render pass instead)
+            for i, _ in enumerate(clock.timed(spill.keep(iter_yuv_frames(vis)), "decode")):
+                progress("analyse", min(1.0, (i + 1) / max(1, vis.frame_count)))
+        progress("analyse", 1.0)
+        with clock("audio"):
+            ahead = replace(audio_ahead.result(), own=saved.own)
+    finally:
+        audio_ahead.cancel()
+    inputs = _with_driving_audio(inputs, ahead)
+    with clock("plan"):
+        return inputs, plan(inputs, saved.calibration, ahead)
 
 
 def _analyse_video(inputs: RunInputs, src_fps: float, clock: _Clock, progress: ProgressCallback,
@@ -429,13 +434,11 @@ def _analyse_video(inputs: RunInputs, src_fps: float, clock: _Clock, progress: P
             calibration = calibration_for(vis, track, src_fps, ahead.own_audio)
     finally:
         audio_ahead.cancel()
-    if ahead.driving_audio is not None:
-        inputs = replace(inputs, driving_audio=ahead.driving_audio)
-    prepared = inputs
+    inputs = _with_driving_audio(inputs, ahead)
 
     def planned() -> MouthPlan:
         with clock("plan"):
-            return plan(prepared, calibration, ahead)
+            return plan(inputs, calibration, ahead)
 
     # the plan, the mouth library and the occlusion model each need only the track: the plan runs on a
     # thread beside the other two (numpy and OpenCV release the GIL)
