@@ -172,16 +172,28 @@ class AnalysisCache:
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime > STALE_TMP_S:
                     tmp.unlink()
-        entries = []
+        entries = self.entries()
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in entries:
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+
+    def entries(self) -> list[tuple[float, int, Path]]:
+        """(last use, bytes, path) of every entry, least recently used first."""
+        found = []
         for path in self.root.glob(f"*{_SUFFIX}"):
             try:
                 st = path.stat()
             except FileNotFoundError:  # removed by another worker meanwhile
                 continue
-            entries.append((st.st_mtime, st.st_size, path))
-        total = sum(size for _, size, _ in entries)
-        for _, size, path in sorted(entries, key=lambda e: e[0]):
-            if total <= self.max_bytes:
-                break
+            found.append((st.st_mtime, st.st_size, path))
+        return sorted(found, key=lambda e: e[0])
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many were removed."""
+        entries = self.entries()
+        for _, _, path in entries:
             path.unlink(missing_ok=True)
-            total -= size
+        return len(entries)

@@ -38,6 +38,9 @@ def cli(verbose: bool) -> None:
     Measuring:
       openlipsync eval                          lip-sync quality (cross-segment reconstruction)
       openlipsync bench                         speed against the ffmpeg transcode floor, memory
+    \b
+    Maintenance:
+      openlipsync cache info|clear              the analysis cache that repeated videos reuse
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -142,8 +145,10 @@ from openlipsync.cli.eval_cmd import eval_cmd  # noqa: E402
 cli.add_command(eval_cmd)
 
 from openlipsync.cli.bench_cmd import bench_cmd  # noqa: E402
+from openlipsync.cli.cache_cmd import cache_cmd  # noqa: E402
 
 cli.add_command(bench_cmd)
+cli.add_command(cache_cmd)
 
 
 from openlipsync.cli.keys_cmd import keys  # noqa: E402
