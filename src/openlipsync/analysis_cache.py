@@ -76,11 +76,8 @@ def code_fingerprint() -> str:
 
 
 def _file_digest(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=20)
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
 
 
 class AnalysisCache:
