@@ -60,8 +60,9 @@ def test_occluder_over_the_mouth_stays_intact(kind: str, astronaut: np.ndarray, 
     # with it the object's pixels are kept (a frame or two where the skin-toned hand is borderline may slip)
     assert changed(on) < 0.2 * changed(off)
     clear = [i for i in range(N) if not (cv2.dilate(masks[i].astype(np.uint8), np.ones((41, 41))) > 0)[face].any()]
-    # no false alarms on a clear face (tracking can wobble on the first frames: allow a trace)
+    # no false alarms on a clear face: a kept region would be a patch of dozens of pixels; a few single
+    # pixels where the two renders round differently (tracking wobbles on the first frames) are a trace
     alarms = [int(np.any(on[i] != off[i], -1).sum()) for i in clear]
-    assert len(clear) >= 8 and sum(a == 0 for a in alarms) >= 0.8 * len(clear)
+    assert len(clear) >= 8 and sum(a <= 10 for a in alarms) >= 0.8 * len(clear)
     assert np.mean(alarms) < 0.005 * face.sum()
     assert any(np.any(on[i] != src[i]) for i in over)  # and the mouth is still edited beside the object

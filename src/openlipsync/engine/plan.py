@@ -28,7 +28,8 @@ log = logging.getLogger("openlipsync.engine.plan")
 # The generic opening is not shifted: its acoustic cue (F1) and the phone segments are measured at the
 # articulation itself (a shift of 0.05 s, right for the loudness cue it replaced, lowered the correlation
 # with real mouths on every clip but one and made the mouth lead the audio by a frame). The lips' lead
-# before a phrase is the talking envelope's onset ramp (``dynamics.ONSET_S``).
+# before a phrase is the talking envelope's onset ramp (``dynamics.ONSET_S``), which opens toward the
+# phrase's first syllable.
 LEAD_S = 0.0
 WIDTH_EXTRA_LEAD_S = 0.09  # rounding is anticipated (coarticulation of o/u/w)
 # A closure is not anticipated: the acoustic event (stop gap, nasal murmur, the f/v hiss) exists because
