@@ -80,6 +80,9 @@ def _file_digest(path: Path) -> str:
         return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
 
 
+_warned_not_private: set[Path] = set()  # one warning per directory and process, not one per job
+
+
 class AnalysisCache:
     """A directory of ``VideoAnalysis`` entries with a size budget (``max_bytes``)."""
 
@@ -117,8 +120,10 @@ class AnalysisCache:
         except FileNotFoundError:
             return False
         if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            log.warning("analysis cache %s is not private to this user (owner or group/other write): "
-                        "not used", self.root)
+            if self.root not in _warned_not_private:
+                _warned_not_private.add(self.root)
+                log.warning("analysis cache %s is not private to this user (owner or group/other write): "
+                            "not used", self.root)
             return False
         return True
 
