@@ -44,12 +44,17 @@ def _speech_neighbours(speech: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return dist_next, dist_prev, next_frame, prev_frame
 
 
+def _ramp_frames(fps: float) -> tuple[int, int]:
+    """Lengths of the onset and release ramps in frames (at least one each)."""
+    return max(1, int(round(ONSET_S * fps))), max(1, int(round(RELEASE_S * fps)))
+
+
 def _envelope(speech: np.ndarray, fps: float) -> np.ndarray:
     """0..1 talking envelope: 1 in speech, ramping over ONSET_S before and RELEASE_S after, 0 elsewhere."""
     env = speech.astype(np.float64)
     if not speech.any():
         return env
-    on, off = max(1, int(round(ONSET_S * fps))), max(1, int(round(RELEASE_S * fps)))
+    on, off = _ramp_frames(fps)
     dist_next, dist_prev, _, _ = _speech_neighbours(speech)
     ramp_in = np.clip(1 - dist_next / (on + 1), 0, 1)
     ramp_out = np.clip(1 - dist_prev / (off + 1), 0, 1)
@@ -62,7 +67,7 @@ def _reach_into_pauses(opening: np.ndarray, speech: np.ndarray, fps: float) -> n
     voice starts and close them after it stops. Without this the ramps multiply zeros."""
     if not speech.any():
         return opening
-    on, off = max(1, int(round(ONSET_S * fps))), max(1, int(round(RELEASE_S * fps)))
+    on, off = _ramp_frames(fps)
     reach = max(1, int(round(EDGE_SYLLABLE_S * fps)))
     n = speech.size
     # the widest opening in the first (last) `reach` frames of each phrase, read at its first (last) frame
