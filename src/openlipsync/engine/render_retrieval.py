@@ -19,12 +19,11 @@ from openlipsync.engine import blend, geometry, mesh
 from openlipsync.engine.library import MouthLibrary
 from openlipsync.engine.render_warp import (
     RenderTimes,
-    WarpRenderer,
-    layered_warp,
     lower_face_region,
+    region_maps,
     skip_interior,
 )
-from openlipsync.engine.warp import roi_box
+from openlipsync.engine.warp import backward_maps, remap, roi_box
 
 MAX_RESIDUAL = 0.06  # inter-ocular units the retrieved mouth may be warped towards the plan
 
@@ -65,18 +64,28 @@ class RetrievalRenderer:
     library: MouthLibrary
     pro: bool = False
     times: RenderTimes = field(default_factory=RenderTimes)
-    _residual: WarpRenderer = field(default_factory=WarpRenderer)
 
-    def _patch(self, entry: int, m_frame_to_canon: np.ndarray, offset: np.ndarray, size: tuple[int, int]
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """The entry's crop warped into ROI coordinates, and where it has data."""
+    def _patch(self, entry: int, m_frame_to_canon: np.ndarray, offset: np.ndarray, size: tuple[int, int],
+               maps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The entry's crop warped into ROI coordinates, and where it has data.
+
+        ``maps`` (box pixel → position before the residual warp, see ``_residual_maps``) bend the crop
+        to the planned opening in the same resampling as its placement."""
         inv = mesh.invert_affine(m_frame_to_canon)
         inv[:, 2] -= offset
         h, w = size
         crop = self.library.crops[entry]
-        patch = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        cover = cv2.warpAffine(np.ones(crop.shape[:2], np.float32), inv, (w, h), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        ones = np.ones(crop.shape[:2], np.float32)
+        if maps is None:
+            patch = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            cover = cv2.warpAffine(ones, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                   borderValue=0.0)
+            return patch, cover
+        a = mesh.invert_affine(inv).astype(np.float32)
+        mx = a[0, 0] * maps[0] + a[0, 1] * maps[1] + a[0, 2]
+        my = a[1, 0] * maps[0] + a[1, 1] * maps[1] + a[1, 2]
+        patch = cv2.remap(crop, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        cover = cv2.remap(ones, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         return patch, cover
 
     def _anchor_shift(self, entry: int, lm: np.ndarray, m_frame_to_canon: np.ndarray) -> np.ndarray:
@@ -96,7 +105,8 @@ class RetrievalRenderer:
         return (float(lip @ down) * down + float(centre @ across) * across).astype(np.float32)
 
     def _cross_fade(self, patch: np.ndarray, entry: int, prev: int, lm: np.ndarray, m: np.ndarray,
-                    origin: np.ndarray, size: tuple[int, int], base: np.ndarray, ring: np.ndarray) -> np.ndarray:
+                    origin: np.ndarray, size: tuple[int, int], base: np.ndarray, ring: np.ndarray,
+                    maps: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """Soften a jump between non-consecutive library frames: mix in half of the previous pick on the
         first frame after the jump, but only between similar shapes (otherwise the teeth would double)."""
         if prev < 0:
@@ -107,7 +117,7 @@ class RetrievalRenderer:
         if abs(float(lib.opening[entry] - lib.opening[prev])) > 0.03 or abs(
                 float(lib.teeth[entry] - lib.teeth[prev])) > 0.25:
             return patch
-        old, _ = self._patch(prev, m, origin - self._anchor_shift(prev, lm, m), size)
+        old, _ = self._patch(prev, m, origin - self._anchor_shift(prev, lm, m), size, maps)
         old = blend.match_colour(old, base, ring)
         return cv2.addWeighted(patch, 0.5, old, 0.5, 0.0)
 
@@ -118,24 +128,31 @@ class RetrievalRenderer:
         ``prev``: the entry shown on the previous output frame (-1 when that frame was not rendered
         from the library): a jump from it is cross-faded. Stateless, so frames can render in any order.
 
-        With ``target`` (planned opening), the pasted mouth is then warped by the small residual
+        With ``target`` (planned opening), the pasted mouth is also warped by the small residual
         between its own opening and the plan (at most ``MAX_RESIDUAL``), so the mouth follows the plan
-        exactly while keeping the real texture."""
+        exactly while keeping the real texture. The face and the library crop are each resampled once:
+        the residual is folded into their warps."""
         t0 = time.perf_counter()
         lib = self.library
         m = lib.canon.to_canon(lm)
         shift = self._anchor_shift(entry, lm, m)
         lips_dst = mesh.apply_affine(mesh.invert_affine(m), lib.lm[entry][mesh.IDX["LIP_POINTS"]]) + shift
-        dst_lm = geometry.move_lips(lm, lips_dst.astype(np.float32))
+        entry_lm = geometry.move_lips(lm, lips_dst.astype(np.float32))  # the entry's mouth on this face
         region = lower_face_region(lm, frame.shape[:2])
         x0, y0, x1, y1 = region.box
         roi = frame[y0:y1, x0:x1]
         size = roi.shape[:2]
-        cur_open = float(mesh.mouth_opening(lm))
-        opening = float(lib.opening[entry])
-        closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
-        full_base, _gap = layered_warp(roi, skip_interior(lm, closing), dst_lm, region)
         d = region.d
+        opening = float(lib.opening[entry])
+        dst_lm = entry_lm
+        if target is not None:
+            want = float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL))
+            if abs(want - opening) * d >= 0.5:
+                opening = max(want, 0.0)
+                dst_lm = geometry.target_landmarks(entry_lm, opening, float(mesh.mouth_width(entry_lm)))
+        cur_open = float(mesh.mouth_opening(lm))
+        closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
+        full_base = remap(roi, *region_maps(size, skip_interior(lm, closing), dst_lm, region))
         outer = dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset
         grown_poly = _grow(outer, 0.16 * d)
         sigma = max(1.0, 0.06 * d)
@@ -144,8 +161,9 @@ class RetrievalRenderer:
         corner = np.array([bx0, by0], np.float32)
         origin, box_size = region.offset + corner, (by1 - by0, bx1 - bx0)
         offset = origin - shift  # the library crop moves with its lips
+        maps = None if dst_lm is entry_lm else _residual_maps(dst_lm, entry_lm, origin, box_size, d)
         base = full_base[by0:by1, bx0:bx1]
-        patch, cover = self._patch(entry, m, offset, box_size)
+        patch, cover = self._patch(entry, m, offset, box_size, maps)
         lips = blend.polygon_mask(outer - corner, box_size)
         grown = blend.polygon_mask(grown_poly - corner, box_size)
         alpha = cv2.GaussianBlur(grown, (0, 0), sigma) * np.clip(cover * 2 - 1, 0, 1)
@@ -153,11 +171,11 @@ class RetrievalRenderer:
         if self.pro:
             refine = _refine_shift(base, patch, ring, max_shift=0.04 * d)
             if refine is not None:
-                patch, cover = self._patch(entry, m, offset + refine, box_size)
+                patch, cover = self._patch(entry, m, offset + refine, box_size, maps)
         patch = blend.match_colour(patch, base, ring)
         if self.pro:
             patch = blend.shading_match(patch, base, ring * (1 - lips), sigma=max(2.0, 0.12 * d))
-        patch = self._cross_fade(patch, entry, prev, lm, m, origin, box_size, base, ring)
+        patch = self._cross_fade(patch, entry, prev, lm, m, origin, box_size, base, ring, maps)
         t1 = time.perf_counter()
         mouth = full_base.copy()
         if self.pro:  # the multi-band blend needs room around the mask for its coarse levels
@@ -171,9 +189,14 @@ class RetrievalRenderer:
         out[y0:y1, x0:x1] = blend.alpha_blend(roi, mouth, region.mask)
         self.times.render += t1 - t0
         self.times.blend += time.perf_counter() - t1
-        if target is not None:
-            want = float(np.clip(target, opening - MAX_RESIDUAL, opening + MAX_RESIDUAL))
-            if abs(want - opening) * d >= 0.5:
-                out = self._residual.nudge(out, dst_lm, max(want, 0.0), float(mesh.mouth_width(dst_lm)))
-                opening = max(want, 0.0)
         return out, opening
+
+
+def _residual_maps(dst_lm: np.ndarray, entry_lm: np.ndarray, origin: np.ndarray, size: tuple[int, int],
+                   d: float) -> tuple[np.ndarray, np.ndarray]:
+    """Remap maps over the mouth box (corner ``origin``, ``size``) sending each pixel of the planned
+    mouth (``dst_lm``) to where it is on the pasted entry's mouth (``entry_lm``); the box edge stays."""
+    h, w = size
+    dst, src = dst_lm[:468] - origin, entry_lm[:468] - origin
+    inside = (dst[:, 0] > 0) & (dst[:, 0] < w - 1) & (dst[:, 1] > 0) & (dst[:, 1] < h - 1)
+    return backward_maps(dst[inside], src[inside], size, step=int(np.clip(d / 20.0, 4, 10)))

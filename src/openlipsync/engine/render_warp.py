@@ -227,16 +227,6 @@ class WarpRenderer:
                                               region.d, lips, gap)
         return self._composite(frame, region, warped, t0)
 
-    def nudge(self, frame: np.ndarray, lm: np.ndarray, opening: float, width: float) -> np.ndarray:
-        """Like ``render`` for a small change of shape (a few pixels): one warp of the whole lower face,
-        the mouth interior stretched or compressed with it instead of re-synthesised."""
-        t0 = time.perf_counter()
-        region = lower_face_region(lm, frame.shape[:2])
-        x0, y0, x1, y1 = region.box
-        roi = frame[y0:y1, x0:x1]
-        map_x, map_y = region_maps(roi.shape[:2], lm, geometry.target_landmarks(lm, opening, width), region)
-        return self._composite(frame, region, warp.remap(roi, map_x, map_y), t0)
-
     def _composite(self, frame: np.ndarray, region: Region, warped: np.ndarray, t0: float) -> np.ndarray:
         t1 = time.perf_counter()
         x0, y0, x1, y1 = region.box
