@@ -20,10 +20,10 @@ from openlipsync.engine.library import MouthLibrary
 from openlipsync.engine.render_warp import (
     RenderTimes,
     lower_face_region,
-    region_maps,
+    region_maps_many,
     skip_interior,
 )
-from openlipsync.engine.warp import backward_maps, remap, roi_box
+from openlipsync.engine.warp import remap, roi_box
 
 MAX_RESIDUAL = 0.06  # inter-ocular units the retrieved mouth may be warped towards the plan
 
@@ -69,7 +69,7 @@ class RetrievalRenderer:
                maps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The entry's crop warped into ROI coordinates, and where it has data.
 
-        ``maps`` (box pixel → position before the residual warp, see ``_residual_maps``) bend the crop
+        ``maps`` (box pixel → its position on the entry's own mouth, before the residual warp) bend the crop
         to the planned opening in the same resampling as its placement."""
         inv = mesh.invert_affine(m_frame_to_canon)
         inv[:, 2] -= offset
@@ -152,7 +152,10 @@ class RetrievalRenderer:
                 dst_lm = geometry.target_landmarks(entry_lm, opening, float(mesh.mouth_width(entry_lm)))
         cur_open = float(mesh.mouth_opening(lm))
         closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
-        full_base = remap(roi, *region_maps(size, skip_interior(lm, closing), dst_lm, region))
+        # the face warp, and with it (same triangulation) the residual from the pasted entry to the plan
+        sources = (skip_interior(lm, closing),) if dst_lm is entry_lm else (skip_interior(lm, closing), entry_lm)
+        face_maps, *residual = region_maps_many(size, sources, dst_lm, region)
+        full_base = remap(roi, *face_maps)
         outer = dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset
         grown_poly = _grow(outer, 0.16 * d)
         sigma = max(1.0, 0.06 * d)
@@ -161,7 +164,10 @@ class RetrievalRenderer:
         corner = np.array([bx0, by0], np.float32)
         origin, box_size = region.offset + corner, (by1 - by0, bx1 - bx0)
         offset = origin - shift  # the library crop moves with its lips
-        maps = None if dst_lm is entry_lm else _residual_maps(dst_lm, entry_lm, origin, box_size, d)
+        maps = None
+        if residual:  # over the mouth box, in box coordinates
+            rx, ry = residual[0]
+            maps = (rx[by0:by1, bx0:bx1] - corner[0], ry[by0:by1, bx0:bx1] - corner[1])
         base = full_base[by0:by1, bx0:bx1]
         patch, cover = self._patch(entry, m, offset, box_size, maps)
         lips = blend.polygon_mask(outer - corner, box_size)
@@ -191,12 +197,3 @@ class RetrievalRenderer:
         self.times.blend += time.perf_counter() - t1
         return out, opening
 
-
-def _residual_maps(dst_lm: np.ndarray, entry_lm: np.ndarray, origin: np.ndarray, size: tuple[int, int],
-                   d: float) -> tuple[np.ndarray, np.ndarray]:
-    """Remap maps over the mouth box (corner ``origin``, ``size``) sending each pixel of the planned
-    mouth (``dst_lm``) to where it is on the pasted entry's mouth (``entry_lm``); the box edge stays."""
-    h, w = size
-    dst, src = dst_lm[:468] - origin, entry_lm[:468] - origin
-    inside = (dst[:, 0] > 0) & (dst[:, 0] < w - 1) & (dst[:, 1] > 0) & (dst[:, 1] < h - 1)
-    return backward_maps(dst[inside], src[inside], size, step=int(np.clip(d / 20.0, 4, 10)))

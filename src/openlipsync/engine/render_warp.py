@@ -59,17 +59,23 @@ def region_maps(size: tuple[int, int], lm: np.ndarray, dst_lm: np.ndarray, regio
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Remap maps moving landmarks ``lm`` to ``dst_lm`` (mesh points ``exclude`` do not take part);
     the region outline stays fixed. ``rows``: only those rows (see ``warp.backward_maps``)."""
+    return region_maps_many(size, (lm,), dst_lm, region, exclude, rows)[0]
+
+
+def region_maps_many(size: tuple[int, int], sources: tuple[np.ndarray, ...], dst_lm: np.ndarray, region: Region,
+                     exclude: np.ndarray | None = None, rows: tuple[int, int] | None = None
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``region_maps`` to ``dst_lm`` from each landmark set of ``sources``, on one triangulation."""
     face = np.ones(468, bool)
     if exclude is not None:
         face[exclude] = False
-    src = lm[:468][face] - region.offset
     dst = dst_lm[:468][face] - region.offset
     keep = blend_inside(region, dst)
     ctrl_dst = np.concatenate([dst[keep], region.poly])
-    ctrl_src = np.concatenate([src[keep], region.poly])
+    ctrl_src = tuple(np.concatenate([(lm[:468][face] - region.offset)[keep], region.poly]) for lm in sources)
     # grid step grows with the face: the displacement field is smooth at the scale of the mesh
     step = int(np.clip(region.d / 20.0, 4, 10))
-    return warp.backward_maps(ctrl_dst, ctrl_src, size, step=step, rows=rows)
+    return warp.backward_maps_many(ctrl_dst, ctrl_src, size, step=step, rows=rows)
 
 
 def _extend(curve: np.ndarray, w: int, h: int, across: np.ndarray, below: bool) -> np.ndarray:

@@ -38,11 +38,19 @@ def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step:
     so pixels away from the moving points keep their position. ``rows`` (r0, r1): only those rows of the
     maps, the same values as the whole maps' rows (for warps that are shown on part of the ROI only).
     """
+    return backward_maps_many(dst, (src,), size, step, rows)[0]
+
+
+def backward_maps_many(dst: np.ndarray, sources: tuple[np.ndarray, ...], size: tuple[int, int], step: int = 4,
+                       rows: tuple[int, int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``backward_maps`` from the same destination points to each of several source point sets, on one
+    triangulation and one pass over the grid."""
     h, w = size
     r0, r1 = rows if rows is not None else (0, h)
     corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], np.float64)
     pts = np.concatenate([dst.astype(np.float64), corners])
-    val = np.concatenate([(src - dst).astype(np.float64), np.zeros((4, 2))])
+    val = np.concatenate([np.concatenate([(src - dst).astype(np.float64) for src in sources], axis=1),
+                          np.zeros((4, 2 * len(sources)))])
     # coincident or cocircular points make the triangulation ambiguous; a sub-pixel jitter is invisible
     pts += _jitter(len(pts))
     # sample at cell centres so that a plain resize by ``step`` puts every sample back at its position
@@ -54,10 +62,10 @@ def backward_maps(dst: np.ndarray, src: np.ndarray, size: tuple[int, int], step:
     c1 = min(len(gy), int(np.floor((r1 - 0.5) / step - 0.5)) + 2)
     coarse = _interpolate(pts, delaunay(pts), val, gx, gy[c0:c1], step)
     full = cv2.resize(coarse, (len(gx) * step, (c1 - c0) * step), interpolation=cv2.INTER_LINEAR)
-    full = full[r0 - c0 * step:r1 - c0 * step, :w]
+    full = full.reshape(full.shape[0], full.shape[1], -1)[r0 - c0 * step:r1 - c0 * step, :w]
     # the pixel's own position plus its displacement (the position arrays broadcast over rows / columns)
-    return (full[..., 0] + np.arange(w, dtype=np.float32),
-            full[..., 1] + np.arange(r0, r1, dtype=np.float32)[:, None])
+    xs, ys = np.arange(w, dtype=np.float32), np.arange(r0, r1, dtype=np.float32)[:, None]
+    return [(full[..., 2 * i] + xs, full[..., 2 * i + 1] + ys) for i in range(len(sources))]
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
