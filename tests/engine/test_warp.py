@@ -85,3 +85,16 @@ def test_maps_of_some_rows_equal_those_rows_of_the_whole_maps():
         assert part_x.shape == (rows[1] - rows[0], w)
         np.testing.assert_array_equal(part_x, whole_x[rows[0]:rows[1]])
         np.testing.assert_array_equal(part_y, whole_y[rows[0]:rows[1]])
+
+
+def test_maps_to_several_sources_equal_the_maps_to_each():
+    rng = np.random.default_rng(11)
+    h, w = 81, 64
+    dst = rng.uniform(3, [w - 3, h - 3], (50, 2)).astype(np.float32)
+    sources = tuple(dst + rng.normal(0, s, dst.shape).astype(np.float32) for s in (1.0, 3.0, 0.5))
+    many = warp.backward_maps_many(dst, sources, (h, w), step=4, rows=(9, 70))
+    assert len(many) == len(sources)
+    for (mx, my), src in zip(many, sources, strict=True):
+        one_x, one_y = warp.backward_maps(dst, src, (h, w), step=4, rows=(9, 70))
+        np.testing.assert_allclose(mx, one_x, atol=1e-4)
+        np.testing.assert_allclose(my, one_y, atol=1e-4)
