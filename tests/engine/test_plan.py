@@ -198,3 +198,40 @@ def test_speaking_level_matches_the_person_and_keeps_silence_closed():
     q = MouthPlan(25.0, opening.copy(), np.full(n, 0.8, np.float32), speech, np.zeros(n, np.float32))
     match_speaking_level(q, 10.0, 0.2)  # an absurd target is bounded
     assert float(q.opening.max()) <= max(0.2, MAX_LEVEL_GAIN * float(opening.max())) + 1e-6
+
+
+def test_speaking_spread_is_widened_to_the_persons_and_never_narrowed():
+    from openlipsync.engine.plan import MAX_SPREAD_GAIN, match_speaking_level
+    from openlipsync.engine.types import MouthPlan
+
+    n = 200
+    speech = np.zeros(n, bool)
+    speech[30:170] = True
+    rng = np.random.default_rng(3)
+    opening = np.where(speech, 0.06 + 0.02 * np.abs(np.sin(np.arange(n) / 2.7)) + rng.uniform(0, 0.005, n),
+                       0.0).astype(np.float32)
+
+    def plan() -> MouthPlan:
+        return MouthPlan(25.0, opening.copy(), np.full(n, 0.8, np.float32), speech, np.zeros(n, np.float32))
+
+    plain = plan()
+    match_speaking_level(plain, 0.07, 0.3)
+    top = float(np.percentile(plain.opening[speech], 95))  # the plan's own spread, level matched
+    wide = 0.07 + 1.6 * (top - 0.07)
+    p = plan()
+    match_speaking_level(p, 0.07, 0.3, wide=wide)
+    talk = p.opening[speech]
+    assert abs(float(np.median(talk)) - 0.07) < 2e-3
+    assert abs(float(np.percentile(talk, 95)) - wide) < 1e-3
+    assert (p.opening[~speech] == 0).all()
+    np.testing.assert_array_equal(p.opening[plain.opening <= 0.07], plain.opening[plain.opening <= 0.07])
+    # the order of the openings (timing, which frame is wider) is kept
+    assert (np.argsort(p.opening[speech], kind="stable") == np.argsort(opening[speech], kind="stable")).all()
+
+    narrow = plan()
+    match_speaking_level(narrow, 0.07, 0.3, wide=0.5 * (top + 0.07))  # the person spreads less: no change
+    np.testing.assert_array_equal(narrow.opening, plain.opening)
+
+    far = plan()
+    match_speaking_level(far, 0.07, 10.0, wide=5.0)  # an absurd spread is bounded
+    assert float(np.percentile(far.opening[speech], 95)) <= 0.07 + MAX_SPREAD_GAIN * (top - 0.07) + 2e-3

@@ -36,6 +36,7 @@ WIDTH_EXTRA_LEAD_S = 0.09  # rounding is anticipated (coarticulation of o/u/w)
 # the lips are shut at that very moment, so the recognised p/b/m or f/v segment is already lip time.
 CLOSURE_LEAD_S = 0.0
 MAX_LEVEL_GAIN = 2.0  # bound of the speaking-level match (see match_speaking_level)
+MAX_SPREAD_GAIN = 2.0  # bound of the stretch of the openings above the speaking level
 
 
 def plan_mouth(audio: np.ndarray, sr: int, fps: float, n_frames: int, *,
@@ -120,18 +121,24 @@ def _plan(an: AudioAnalysis, fps: float, n: int, calibration: Calibration | None
                            width_lead_s=WIDTH_EXTRA_LEAD_S if person is None else 0.0)
     if person is not None:
         gain = temperature_gain(temperature)
-        match_speaking_level(out, person.range.open_p50 * gain, 1.2 * person.range.open_p95 * gain)
+        match_speaking_level(out, person.range.open_p50 * gain, 1.2 * person.range.open_p95 * gain,
+                             wide=person.range.open_p95 * gain)
     return out
 
 
-def match_speaking_level(plan: MouthPlan, target_median: float, cap: float) -> None:
-    """Scale the planned opening (in place) so that its median over speech frames is the person's own.
+def match_speaking_level(plan: MouthPlan, target_median: float, cap: float, *, wide: float | None = None) -> None:
+    """Scale the planned opening (in place) so that its median over speech frames is the person's own,
+    and, with ``wide`` (the person's p95 while speaking), stretch the openings above that median so that
+    the plan's p95 over speech reaches it.
 
     Regression toward the mean (ridge, blending with the prior), smoothing and the closures all make
     the predicted opening smaller than the person's real speaking mouth; measured on real clips the
     plan opened 20–70 % less than the speaker's own mouth, and the retrieved mouths then sit in the
-    range where lips nearly touch. Only the level is matched (timing and shape are untouched); the
-    gain is bounded so that a poor prediction cannot be blown up, and silence stays 0.
+    range where lips nearly touch. The same averaging also narrows the spread: the wide vowels of a
+    prediction stay well below the speaker's own (the "global variance" that statistical speech
+    synthesis restores, Toda et al. 2007). The level and the spread above it are matched; timing and
+    the order of the openings are untouched, the gains are bounded so that a poor prediction cannot be
+    blown up, only a narrower spread is widened (never the reverse), and silence stays 0.
     """
     talk = plan.speech & np.isfinite(plan.opening)
     if talk.sum() < 5 or not target_median > 0:
@@ -141,6 +148,11 @@ def match_speaking_level(plan: MouthPlan, target_median: float, cap: float) -> N
         return
     g = float(np.clip(target_median / level, 1.0 / MAX_LEVEL_GAIN, MAX_LEVEL_GAIN))
     scaled = plan.opening * g
+    mid = level * g
+    top = float(np.percentile(scaled[talk], 95))
+    if wide is not None and top > mid + 1e-4 and wide > top:
+        stretch = min((wide - mid) / (top - mid), MAX_SPREAD_GAIN)
+        scaled = np.where(scaled > mid, mid + (scaled - mid) * stretch, scaled)
     plan.opening[:] = np.minimum(scaled, max(cap, float(plan.opening.max()))).astype(np.float32)
 
 
