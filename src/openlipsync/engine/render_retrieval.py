@@ -153,7 +153,8 @@ class RetrievalRenderer:
         cur_open = float(mesh.mouth_opening(lm))
         closing = float(np.clip(1.0 - opening / max(cur_open, 1e-3), 0.0, 1.0))
         # the face warp, and with it (same triangulation) the residual from the pasted entry to the plan
-        sources = (skip_interior(lm, closing),) if dst_lm is entry_lm else (skip_interior(lm, closing), entry_lm)
+        face_src = skip_interior(lm, closing)
+        sources = (face_src,) if dst_lm is entry_lm else (face_src, entry_lm)
         face_maps, *residual = region_maps_many(size, sources, dst_lm, region)
         full_base = remap(roi, *face_maps)
         outer = dst_lm[mesh.IDX["LIPS_OUTER"]] - region.offset
@@ -196,4 +197,3 @@ class RetrievalRenderer:
         self.times.render += t1 - t0
         self.times.blend += time.perf_counter() - t1
         return out, opening
-

@@ -62,7 +62,7 @@ def backward_maps_many(dst: np.ndarray, sources: tuple[np.ndarray, ...], size: t
     c1 = min(len(gy), int(np.floor((r1 - 0.5) / step - 0.5)) + 2)
     coarse = _interpolate(pts, delaunay(pts), val, gx, gy[c0:c1], step)
     full = cv2.resize(coarse, (len(gx) * step, (c1 - c0) * step), interpolation=cv2.INTER_LINEAR)
-    full = full.reshape(full.shape[0], full.shape[1], -1)[r0 - c0 * step:r1 - c0 * step, :w]
+    full = full[r0 - c0 * step:r1 - c0 * step, :w]
     # the pixel's own position plus its displacement (the position arrays broadcast over rows / columns)
     xs, ys = np.arange(w, dtype=np.float32), np.arange(r0, r1, dtype=np.float32)[:, None]
     return [(full[..., 2 * i] + xs, full[..., 2 * i + 1] + ys) for i in range(len(sources))]
