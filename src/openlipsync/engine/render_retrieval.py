@@ -81,7 +81,7 @@ class RetrievalRenderer:
             cover = cv2.warpAffine(ones, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                    borderValue=0.0)
             return patch, cover
-        a = mesh.invert_affine(inv).astype(np.float32)
+        a = mesh.shift_affine_input(m_frame_to_canon, -offset).astype(np.float32)  # box pixel → crop
         mx = a[0, 0] * maps[0] + a[0, 1] * maps[1] + a[0, 2]
         my = a[1, 0] * maps[0] + a[1, 1] * maps[1] + a[1, 2]
         patch = cv2.remap(crop, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
