@@ -28,6 +28,7 @@ def test_eval_runs_both_directions_with_all_references(talking_clip: Path, tmp_p
     for d in ("A<-B", "B<-A"):
         real, untouched = by[(d, REAL)], by[(d, UNTOUCHED)]
         assert real["correlation"] > 0.999 and real["lmd"] < 1e-6  # the truth against itself
+        assert real["av_error"] == 0  # the real mouth's lag against the real video's own
         assert untouched["psnr_outside"] == PSNR_CAP and untouched["frames_edited"] == 0
         for system in (LOUDNESS, "lipsync-1.9"):
             row = by[(d, system)]
@@ -35,6 +36,7 @@ def test_eval_runs_both_directions_with_all_references(talking_clip: Path, tmp_p
             assert row["frames"] == row["frames_expected"] == real["frames"]  # cut_off: nothing dropped
             assert 25 < row["psnr_outside"] <= PSNR_CAP
             assert row["face_fraction"] > 0.9 and row["lmd"] > 0
+            assert row["av_error"] == row["av_offset"] - row["av_offset_real"]
         # the photo path: a still of the source half, its output compared frame by frame in time with the
         # real mouth, and its fidelity with the still
         still = by[(d, photo)]

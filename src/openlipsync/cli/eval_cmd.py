@@ -26,17 +26,19 @@ def _table(title: str, rows: list) -> object:  # type: ignore[type-arg]
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("system")
     table.add_column("dir")
-    for name in ("corr ↑", "LMD ↓", "AV off (real)", "~loud", "silence % ↓", "PSNR out dB ↑", "seam ↓", "frames",
-                 "edited", "wall s"):
+    for name in ("corr ↑", "LMD ↓", "AV off (real)", "AV err ↓", "~loud", "silence % ↓", "PSNR out dB ↑", "seam ↓",
+                 "frames", "edited", "wall s"):
         table.add_column(name, justify="right")
     for r in rows:
         if r.error:
-            table.add_row(r.system, r.direction, f"[red]error: {r.error[:70]}[/red]", *[""] * 9)
+            table.add_row(r.system, r.direction, f"[red]error: {r.error[:70]}[/red]", *[""] * 10)
             continue
         offset = f"{_fmt(r.av_offset, '+g')} ({_fmt(r.av_offset_real, '+g')})"
+        error = _fmt(r.av_error, "+g")
         if r.clip == "median":
             offset = f"|{_fmt(r.av_offset, 'g')}| (|{_fmt(r.av_offset_real, 'g')}|)"
-        table.add_row(r.system, r.direction, _fmt(r.correlation, ".2f"), _fmt(r.lmd, ".3f"), offset,
+            error = f"|{_fmt(r.av_error, 'g')}|"
+        table.add_row(r.system, r.direction, _fmt(r.correlation, ".2f"), _fmt(r.lmd, ".3f"), offset, error,
                       _fmt(r.loudness_corr, ".2f"), _fmt(r.silence_pct, ".0f"), _fmt(r.psnr_outside, ".1f"),
                       _fmt(r.seam, ".2f"),
                       f"{r.frames}/{r.frames_expected}", _fmt(r.frames_edited, "d"), _fmt(r.wall_seconds, ".1f"))
@@ -93,6 +95,8 @@ def eval_cmd(media: Path | None, clips: tuple[Path, ...], models: tuple[str, ...
       corr       Pearson correlation of mouth opening with the real mouth      (goal ≥ 0.65)
       LMD        mean mouth-landmark distance / inter-ocular distance           (lower is better)
       AV off     lag in frames best matching speech loudness to mouth opening; (real video's lag)
+      AV err     AV off minus the real video's lag: the sync error once the speaker's own
+                 audio-to-mouth lag is taken out (SPEC; goal |err| ≤ 1)
       ~loud      correlation of mouth opening and speech loudness at that lag (real row: how much the
                  real mouth follows loudness at all)
       silence %  mouth opening during audio silence, % of the speaker's open range (goal ≤ 10)

@@ -72,6 +72,9 @@ class RunRow:
     lmd: float = math.nan
     av_offset: float | None = None  # frames; a median row holds the median of |offset|
     av_offset_real: float | None = None
+    # the output's lag minus the real video's (SPEC: the lag "compared with the same on the real video"): the
+    # sync error left once the speaker's own audio-to-mouth lag is taken out; a median row: median of |error|
+    av_error: float | None = None
     loudness_corr: float = math.nan  # how closely this mouth follows the speech loudness (at the best lag)
     silence_pct: float = math.nan
     psnr_outside: float | None = None
@@ -204,6 +207,8 @@ def score(row: RunRow, pred: np.ndarray, truth: Half, clip: PreparedClip, max_la
     env = speech_envelope(truth.audio, clip.fps, n)
     row.av_offset, row.loudness_corr = av_offset(env, op_pred, clip.fps, max_lag)
     row.av_offset_real = av_offset(env, op_real, clip.fps, max_lag)[0]
+    if row.av_offset is not None and row.av_offset_real is not None:
+        row.av_error = float(row.av_offset - row.av_offset_real)
     silent = silent_frames(truth.audio, clip.fps, n)
     row.silence_pct = silence_opening(op_pred, silent, clip.closed, clip.open_)
     row.face_fraction = float(valid_mask(pred).mean())
@@ -335,7 +340,8 @@ def is_synthetic(row: RunRow) -> bool:
 
 
 def summarize(rows: list[RunRow]) -> list[RunRow]:
-    """One median row per system over all clips and directions (|AV offset| is the median of magnitudes)."""
+    """One median row per system over all clips and directions (|AV offset| and |AV error| are medians of
+    magnitudes)."""
     from openlipsync.evaluation.metrics import nanmedian
 
     out = []
@@ -347,12 +353,13 @@ def summarize(rows: list[RunRow]) -> list[RunRow]:
         def med(attr: str, rs: list[RunRow] = mine) -> float:
             return nanmedian([getattr(r, attr) for r in rs if getattr(r, attr) is not None])
 
-        offsets = [abs(r.av_offset) for r in mine if r.av_offset is not None]
-        real_offsets = [abs(r.av_offset_real) for r in mine if r.av_offset_real is not None]
+        def med_abs(attr: str, rs: list[RunRow] = mine) -> float | None:
+            values = [abs(getattr(r, attr)) for r in rs if getattr(r, attr) is not None]
+            return float(np.median(values)) if values else None
+
         out.append(RunRow(
             "median", f"{len(mine)} runs", system, correlation=med("correlation"), lmd=med("lmd"),
-            av_offset=float(np.median(offsets)) if offsets else None,
-            av_offset_real=float(np.median(real_offsets)) if real_offsets else None,
+            av_offset=med_abs("av_offset"), av_offset_real=med_abs("av_offset_real"), av_error=med_abs("av_error"),
             loudness_corr=med("loudness_corr"), silence_pct=med("silence_pct"), psnr_outside=_opt(med("psnr_outside")),
             psnr_worst_frame=_opt(med("psnr_worst_frame")), seam=_opt(med("seam")),
             frames=sum(r.frames for r in mine), frames_expected=sum(r.frames_expected for r in mine),
