@@ -55,13 +55,27 @@ def _make_canon(lm: np.ndarray) -> Canon:
     return Canon(ref.astype(np.float64), dc, (0, 0, int(round(2.0 * dc)), int(round(1.45 * dc))))
 
 
-def teeth_score(crop: np.ndarray, inner: np.ndarray, d: float) -> float:
-    """Visible teeth: bright, low-chroma pixels inside the inner lips, as area / (0.02·d²), so that
-    ~1 means a clearly visible row of teeth."""
-    hole = blend.polygon_mask(inner, crop.shape[:2]) > 0.5
+TEETH_BATCH = 64  # crops converted to Lab in one call (OpenCV spreads a large image over its threads)
+
+
+def teeth_scores(crops: list[np.ndarray], inner: np.ndarray, d: float) -> np.ndarray:
+    """Visible teeth per crop (same-sized canonical RGB crops; ``inner``: (k, m, 2) inner-lip points):
+    bright, low-chroma pixels inside the inner lips, as area / (0.02·d²), so that ~1 means a clearly
+    visible row of teeth."""
+    out = np.zeros(len(crops), np.float32)
+    for start in range(0, len(crops), TEETH_BATCH):
+        batch = crops[start:start + TEETH_BATCH]
+        h = batch[0].shape[0]
+        lab = cv2.cvtColor(np.concatenate(batch), cv2.COLOR_RGB2LAB)
+        for j in range(len(batch)):
+            out[start + j] = _teeth(lab[j * h:(j + 1) * h], inner[start + j], d)
+    return out
+
+
+def _teeth(lab: np.ndarray, inner: np.ndarray, d: float) -> float:
+    hole = blend.polygon_mask(inner, lab.shape[:2]) > 0.5
     if hole.sum() < 3:
         return 0.0
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
     skin_l = _median_u8(lab[..., 0])
     # only the pixels inside the lips can be teeth
     x, y, w, h = cv2.boundingRect(hole.astype(np.uint8))
@@ -180,8 +194,7 @@ class LibraryBuilder:
         src = np.array([it[0] for it in items], np.int64)
         lms = track.placed(src, np.stack([it[1] for it in items]))
         crops = [it[2] for it in items]
-        teeth = np.array([teeth_score(c, lm[mesh.IDX["LIPS_INNER"]], canon.d) for c, lm in zip(crops, lms,
-                                                                                              strict=True)])
+        teeth = teeth_scores(crops, lms[:, mesh.IDX["LIPS_INNER"]], canon.d)
         lib = MouthLibrary(canon, src, mesh.mouth_opening(lms).astype(np.float32),
                            mesh.mouth_width(lms).astype(np.float32), teeth.astype(np.float32),
                            track.pose[src], lms, crops)
