@@ -74,6 +74,18 @@ def make_corrupt(path: Path, source: Path | None = None) -> Path:
     return path
 
 
+def make_click_video(path: Path, video_start: float) -> Path:
+    """A 2 s clip whose sound is one click at 0.5 s of the audio track, its picture starting ``video_start``
+    seconds into that track (how cameras and edit lists leave streams apart)."""
+    plain = path.with_name(path.stem + "-plain.mov")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=25:d=2",
+                    "-f", "lavfi", "-i", "aevalsrc='if(between(t,0.5,0.51),0.9,0)':s=16000:d=2",
+                    "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-c:a", "pcm_s16le", str(plain)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-itsoffset", f"{video_start}", "-i", str(plain), "-i", str(plain),
+                    "-map", "0:v", "-map", "1:a", "-c", "copy", str(path)], check=True)
+    return path
+
+
 def ffprobe_streams(path: Path) -> dict[str, float | int | str]:
     """Duration and stream facts of ``path`` read with the ffprobe binary (independent of our probe)."""
     out = subprocess.run(

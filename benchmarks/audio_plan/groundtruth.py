@@ -57,7 +57,7 @@ def _dlib(video: Path) -> MouthShapes:
             s = 640 / max(h, w)
             small = frame[:: max(1, int(round(1 / s))), :: max(1, int(round(1 / s)))]
             f = frame.shape[1] / small.shape[1]
-            dets = det(small, 0)
+            dets = det(small, 0) or det(small, 1)  # small faces (a standing speaker) need one upsampling
             if dets:
                 d = max(dets, key=lambda r: r.width() * r.height())
                 box = dlib.rectangle(int(d.left() * f), int(d.top() * f), int(d.right() * f), int(d.bottom() * f))

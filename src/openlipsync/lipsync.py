@@ -14,7 +14,7 @@ import numpy as np
 
 from openlipsync import pipeline
 from openlipsync.errors import MissingInputError, NoAudioStreamError, NoVideoStreamError
-from openlipsync.media import load_audio, probe
+from openlipsync.media import load_audio, load_video_audio, probe
 from openlipsync.media import segments as seg
 from openlipsync.media.audio import fit_length, write_wav
 from openlipsync.media.probe import MediaInfo
@@ -51,7 +51,7 @@ def prepare_segment_audio(visual: MediaInfo, options: LipSyncOptions, timeline: 
     spans = [(s.start, min(s.end, timeline.duration)) for s in options.segments]
     seg.check_segments([(s.start, s.end) for s in options.segments], timeline.duration)
     n = int(round(timeline.duration * SEGMENT_SR))
-    base = (fit_length(load_audio(visual, SEGMENT_SR, channels=2), n) if visual.has_audio
+    base = (fit_length(load_video_audio(visual, SEGMENT_SR, channels=2), n) if visual.has_audio
             else np.zeros((n, 2), np.float32))
     clips = []
     for s, (start, end) in zip(options.segments, spans, strict=True):

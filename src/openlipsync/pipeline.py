@@ -38,7 +38,7 @@ from openlipsync.engine.types import Calibration, MouthPlan, MouthShapes
 from openlipsync.engine.warp import roi_box
 from openlipsync.errors import EngineError, LipSyncError, NoFaceError
 from openlipsync.forked import Forked, ForkedMap, WorkerError
-from openlipsync.media import FrameWriter, load_audio
+from openlipsync.media import FrameWriter, load_video_audio
 from openlipsync.media.audio import SAMPLE_RATE, fit_audio_track
 from openlipsync.media.decode import iter_yuv_frames
 from openlipsync.media.probe import MediaInfo
@@ -270,9 +270,10 @@ def _own_envelope(info: MediaInfo, fps: float, own: Callable[[], np.ndarray | No
 
 
 def own_audio(info: MediaInfo, purpose: str) -> np.ndarray | None:
-    """The video's own sound at the analysis rate, or None (logged) when it cannot be read."""
+    """The video's own sound at the analysis rate on the video's clock, or None (logged) when it cannot be
+    read."""
     try:
-        return load_audio(info)
+        return load_video_audio(info)
     except LipSyncError as exc:
         log.warning("cannot read the video's own audio for %s: %s", purpose, exc)
         return None

@@ -39,7 +39,7 @@ from openlipsync.evaluation.metrics import (
     valid_mask,
 )
 from openlipsync.evaluation.signals import silent_frames, speech_envelope
-from openlipsync.media import FrameWriter, iter_frames, load_audio, probe, write_wav
+from openlipsync.media import FrameWriter, iter_frames, load_video_audio, probe, write_wav
 
 log = logging.getLogger("openlipsync.evaluation")
 
@@ -125,7 +125,7 @@ def prepare_clip(path: Path, work: Path, landmarker: DlibLandmarker, config: Eva
     """Measure the real clip (cached by file hash) and write its halves A and B into ``work``."""
     info = probe(path)
     marks = measure_video(path, landmarker, config.cache_dir)
-    audio = load_audio(info)
+    audio = load_video_audio(info)  # frame i pairs with the sound heard with it
     n = len(marks)
     if config.max_seconds:
         n = min(n, int(config.max_seconds * info.fps))

@@ -29,6 +29,24 @@ def load_audio(source: str | Path | MediaInfo, sr: int = SAMPLE_RATE, *, channel
     return pcm_samples(proc.stdout, channels)
 
 
+def load_video_audio(info: MediaInfo, sr: int = SAMPLE_RATE, *, channels: int = 1) -> np.ndarray:
+    """A video's own sound on the video's clock: sample 0 plays with the first frame (see ``on_video_clock``)."""
+    return on_video_clock(load_audio(info, sr, channels=channels), info.audio_lead, sr)
+
+
+def on_video_clock(samples: np.ndarray, audio_lead: float, sr: int) -> np.ndarray:
+    """``samples`` (decoded from the track's first sample) moved so that sample 0 is heard with the first
+    video frame: the ``audio_lead`` seconds heard before it are dropped, or silence is put in front when the
+    picture starts first. Without this, a video whose streams start apart pairs every frame with sound
+    from another moment: its own speech would teach the calibration a wrong audio-to-mouth timing."""
+    shift = int(round(audio_lead * sr))
+    if shift > 0:
+        return samples[shift:]
+    if shift < 0:
+        return np.concatenate([np.zeros((-shift, *samples.shape[1:]), samples.dtype), samples])
+    return samples
+
+
 def pcm_pipe(sr: int = SAMPLE_RATE, channels: int = 1) -> list[str]:
     """ffmpeg output arguments writing raw 16-bit PCM at ``sr`` Hz to stdout (read it with ``pcm_samples``)."""
     return ["-ac", str(channels), "-ar", str(sr), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
@@ -63,7 +81,7 @@ def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> P
 
 
 def fit_length(samples: np.ndarray, n: int) -> np.ndarray:
-    """Trim or pad with silence to exactly ``n`` samples."""
+    """Trim or pad with silence to exactly ``n`` samples (``(n,)`` mono or ``(n, channels)``)."""
     if len(samples) >= n:
         return samples[:n]
-    return np.concatenate([samples, np.zeros(n - len(samples), samples.dtype)])
+    return np.concatenate([samples, np.zeros((n - len(samples), *samples.shape[1:]), samples.dtype)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,12 +42,22 @@ class MediaInfo:
     stream_count: int = 0
     color_space: str | None = None
     color_range: str | None = None
+    # presentation time (s) of each stream's first frame / sample: containers often start them apart (an
+    # edit list, a camera that starts recording sound first)
+    video_start: float = 0.0
+    audio_start: float = 0.0
 
     @property
     def color_matrix(self) -> str:
         """The swscale matrix name to decode/encode with, so colours survive the round trip."""
         return {"bt709": "bt709", "bt2020nc": "bt2020", "bt2020c": "bt2020", "fcc": "fcc",
                 "smpte240m": "smpte240m"}.get(self.color_space or "", "bt601")
+
+    @property
+    def audio_lead(self) -> float:
+        """Seconds of the audio track heard before the first video frame shows (negative: the picture
+        starts first)."""
+        return self.video_start - self.audio_start if self.has_video and self.has_audio else 0.0
 
     @property
     def video_duration(self) -> float:
@@ -135,14 +146,15 @@ def probe(path: str | Path) -> MediaInfo:
         info = _replace(info, width=w, height=h, rotation=rotation, video_codec=video.get("codec_name"),
                         color_space=video.get("color_space"), color_range=video.get("color_range"),
                         fps=0.0 if is_image else _fps(video),
-                        frame_count=1 if is_image else _frame_count(video, fmt))
+                        frame_count=1 if is_image else _frame_count(video, fmt),
+                        video_start=0.0 if is_image else _start(video))
         if not is_image and (info.fps <= 0 or info.frame_count <= 0):
             raise MediaMetadataError(f"{path.name}: cannot determine frame rate or duration of the video")
         if w <= 0 or h <= 0:
             raise MediaMetadataError(f"{path.name}: video has no size")
     if audio is not None:
         info = _replace(info, audio_codec=audio.get("codec_name"),
-                        audio_sample_rate=int(audio.get("sample_rate") or 0))
+                        audio_sample_rate=int(audio.get("sample_rate") or 0), audio_start=_start(audio))
         if info.duration is None and not is_image:
             info = _replace(info, duration=_float(audio.get("duration")))
     return info
@@ -154,6 +166,15 @@ def _float(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if out == out and out >= 0 else None
+
+
+def _start(stream: dict) -> float:
+    """A stream's start time in seconds (0 when unknown; it may be negative after an edit list)."""
+    try:
+        value = float(stream.get("start_time"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return value if math.isfinite(value) else 0.0
 
 
 def _frame_count(video: dict, fmt: dict) -> int:
