@@ -6,16 +6,17 @@ from collections import Counter
 
 import numpy as np
 
+from openlipsync.engine.audio.features import frame_edges
 from openlipsync.options import SyncReport
 
 
 def speech_envelope(audio: np.ndarray, sr: int, fps: float, n_frames: int) -> np.ndarray:
-    """(n_frames,) log-RMS loudness of ``audio`` per video frame (window of one frame, centred)."""
-    hop = sr / fps
+    """(n_frames,) log-RMS loudness of ``audio`` per video frame (a window of one frame centred on the
+    frame's instant, ``features.frame_edges``)."""
+    edges = frame_edges(n_frames, fps, sr)
     env = np.zeros(n_frames, np.float64)
     for i in range(n_frames):
-        a, b = int(round(i * hop)), int(round((i + 1) * hop))
-        seg = audio[a:b]
+        seg = audio[edges[i]:edges[i + 1]]
         env[i] = np.sqrt(np.mean(seg.astype(np.float64) ** 2)) if len(seg) else 0.0
     return np.log10(env + 1e-4)
 

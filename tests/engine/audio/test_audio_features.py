@@ -52,10 +52,11 @@ def test_resampling_and_stereo_are_accepted():
     np.testing.assert_allclose(f.energy, g.energy, atol=1e-3)
 
 
-def test_fine_to_frames_averages_rows():
+def test_fine_to_frames_averages_rows_around_each_frames_instant():
     rows = np.arange(100, dtype=np.float64)  # 1 s at 100 rows/s
     out = fine_to_frames(rows, 10.0, 10)
-    np.testing.assert_allclose(out, np.arange(10) * 10 + 4.5)
+    # frame i (at i/10 s) averages rows 10i-5 .. 10i+4; the first frame only has the half after 0
+    np.testing.assert_allclose(out, [2.0, *(np.arange(1, 10) * 10 - 0.5)])
 
 
 def test_vad_silence_tone_and_speech(speech_audio):

@@ -21,7 +21,8 @@ def test_recognises_phones_with_bilabials(bilabial_audio):
 
 
 def test_phone_track_rasterises_onto_frames():
-    phones = [("SIL", 0.0, 0.2), ("M", 0.2, 0.3), ("AA", 0.3, 0.6), ("UW", 0.6, 0.8), ("F", 0.8, 0.9)]
+    # frame i at 10 fps covers [i/10 - 0.05, i/10 + 0.05)
+    phones = [("SIL", 0.0, 0.15), ("M", 0.15, 0.25), ("AA", 0.25, 0.55), ("UW", 0.55, 0.75), ("F", 0.75, 0.85)]
     t = ph.phone_track(phones, 10.0, 10)
     assert t.opening.shape == t.width.shape == t.closure.shape == (10,)
     assert t.classes.shape == (10, len(ph.CLASS_NAMES))

@@ -74,7 +74,7 @@ def speech_mask(x16k: np.ndarray, feats: FrameFeatures, fps: float, *, mode: int
     gate = _energy_gate(feats.energy)
     fine = _webrtc_fine(x16k, mode) if x16k.size >= ANALYSIS_SR * _VAD_MS // 1000 else None
     if fine is not None and fine.any():
-        t = (np.arange(n) + 0.5) / fps
+        t = np.arange(n) / fps  # the frame's instant (see features.frame_edges)
         idx = np.minimum((t * 1000 / _VAD_MS).astype(np.int64), fine.size - 1)
         web = fine[idx] & (np.arange(n) / fps * 1000 / _VAD_MS < fine.size)
         # webrtcvad happily flags steady noise/tones as speech; require some level too
