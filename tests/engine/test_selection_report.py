@@ -29,11 +29,24 @@ def test_viterbi_follows_the_planned_opening_and_rests_closed_in_silence():
     want = 0.1 + 0.08 * np.sin(t / 4.0)
     speech = np.ones(60, bool)
     speech[40:] = False
+    want[40:] = 0.0  # the plan rests closed in silence (audio.dynamics)
     picks = select_mouths(lib, _plan(want, speech), np.zeros((60, 3), np.float32), np.ones(60, bool))
     got = lib.opening[picks]
     assert np.abs(got[:40] - want[:40]).mean() < 0.03
     assert (got[42:] < 0.02).all()
     assert len(set(picks[42:].tolist())) == 1  # silence holds one closed mouth: no motion
+
+
+def test_viterbi_opens_the_lips_where_the_plan_parts_them_before_the_voice():
+    lib = _library(0.2 * (0.5 - 0.5 * np.cos(np.arange(120) / 3.0)))
+    want = np.zeros(30)
+    want[10:13] = (0.04, 0.08, 0.12)  # the onset ramp: lips parting before the phrase, voice still off
+    want[13:] = 0.15
+    speech = np.arange(30) >= 13
+    picks = select_mouths(lib, _plan(want, speech), np.zeros((30, 3), np.float32), np.ones(30, bool))
+    got = lib.opening[picks]
+    assert (got[:8] < 0.02).all()
+    assert np.abs(got[10:13] - want[10:13]).max() < 0.03  # the ramp is shown, not held closed
 
 
 def test_viterbi_prefers_runs_of_consecutive_source_frames():

@@ -26,10 +26,13 @@ BEAM = 16
 
 
 def target_costs(lib: MouthLibrary, plan: MouthPlan, pose: np.ndarray) -> np.ndarray:
-    """(n_frames, k) cost of showing each entry on each output frame."""
-    want_open = np.where(plan.speech, plan.opening, 0.0)
-    want_open = np.where(plan.closure > 0.5, 0.0, want_open)
-    c = ((lib.opening[None, :] - want_open[:, None]) / SIGMA_OPEN) ** 2
+    """(n_frames, k) cost of showing each entry on each output frame.
+
+    The wanted opening is the plan's own: it already rests closed in silence, parts the lips over the
+    onset ramp before a phrase and closes them for p/b/m and f/v (``audio.dynamics``). Re-gating it here
+    (closed wherever the voice is off) picked closed mouths on the ramps that the residual warp then had
+    to open, beyond its reach on some runs."""
+    c = ((lib.opening[None, :] - plan.opening[:, None]) / SIGMA_OPEN) ** 2
     c += 0.5 * ((lib.width[None, :] - plan.width[:, None]) / SIGMA_WIDTH) ** 2
     c += ((lib.pose[None, :, 0] - pose[:, None, 0]) / SIGMA_YAW) ** 2
     c += ((lib.pose[None, :, 1] - pose[:, None, 1]) / SIGMA_PITCH) ** 2
