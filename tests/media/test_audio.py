@@ -44,6 +44,15 @@ def test_a_videos_own_sound_is_put_on_the_videos_clock(tmp_path: Path):
     np.testing.assert_array_equal(load_video_audio(together), load_audio(together))
 
 
+def test_silence_put_in_front_of_a_videos_sound_is_bounded_by_the_video(tmp_path: Path):
+    from dataclasses import replace
+
+    video = probe(make_click_video(tmp_path / "clip.mov", 0.0))
+    claims_late_sound = replace(video, audio_start=3600.0)  # a file may claim any start time
+    sound = load_video_audio(claims_late_sound)
+    assert len(sound) <= len(load_audio(video)) + video.video_duration * SAMPLE_RATE + 1
+
+
 def test_sound_moves_onto_the_video_clock_both_ways():
     samples = np.arange(10, dtype=np.float32)
     np.testing.assert_array_equal(on_video_clock(samples, 0.3, 10), samples[3:])  # heard before the picture

@@ -30,8 +30,10 @@ def load_audio(source: str | Path | MediaInfo, sr: int = SAMPLE_RATE, *, channel
 
 
 def load_video_audio(info: MediaInfo, sr: int = SAMPLE_RATE, *, channels: int = 1) -> np.ndarray:
-    """A video's own sound on the video's clock: sample 0 plays with the first frame (see ``on_video_clock``)."""
-    return on_video_clock(load_audio(info, sr, channels=channels), info.audio_lead, sr)
+    """A video's own sound on the video's clock: sample 0 plays with the first frame (see ``on_video_clock``).
+    Silence put in front is bounded by the video's length (a file may claim any start time)."""
+    lead = max(info.audio_lead, -info.video_duration)
+    return on_video_clock(load_audio(info, sr, channels=channels), lead, sr)
 
 
 def on_video_clock(samples: np.ndarray, audio_lead: float, sr: int) -> np.ndarray:
