@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from openlipsync.engine.audio.analysis import AudioAnalysis, analyse
-from openlipsync.engine.audio.calibrate import PersonModel, fit_person, person_design
+from openlipsync.engine.audio.calibrate import PersonModel, fit_person
 from openlipsync.engine.audio.dynamics import shape_trajectory, temperature_gain
 from openlipsync.engine.audio.prior import REST_WIDTH, TYPICAL_OPEN, prior_openness, prior_width
 from openlipsync.engine.types import Calibration, MouthPlan
@@ -106,7 +106,7 @@ def _plan(an: AudioAnalysis, fps: float, n: int, calibration: Calibration | None
         rest_width, lead_s = rng.rest_width, LEAD_S
         trust = person.trust()
         if trust > 0 and person.opening is not None and person.width is not None:
-            x = person.design_for(person_design(an), fps)
+            x = person.design_for(an.design(), fps)
             own_open = person.predict_opening(x)
             own_width = person.width.predict(x)
             opening = trust * own_open + (1 - trust) * opening

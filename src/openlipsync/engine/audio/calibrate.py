@@ -31,7 +31,6 @@ LAG_PENALTY = 0.01  # CV r given up per frame of shift
 FIT_THREADS = 2
 MAX_SECONDS = 120.0  # longer calibration videos: the first 2 minutes are plenty for ~150 parameters
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the person model's share in the mix with the prior
-PRIOR_COLUMNS = 1  # the last column of ``person_design``: the generic prior's opening, not penalised
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     if speech_seconds < MIN_SPEECH_SECONDS:
         log.info("calibration: %.1f s of measured speech, using the prior with the person's range", speech_seconds)
         return PersonModel(None, None, 0.0, 0.0, speech_seconds, rng, (1.0, 0.0), 0.0)
-    design = person_design(an)
+    design = an.design()
     # silence still teaches the model what "closed" sounds like, but speech frames matter most
     w = np.where(an.speech[valid], 1.0, 0.3)
     y_open = cal.shapes.opening[valid].astype(np.float64)
@@ -121,16 +120,16 @@ def fit_person(cal: Calibration, analysis: AudioAnalysis | None = None, *, phone
     # run on two threads (numpy's linear algebra releases the GIL): the plan waits for them with the
     # other core idle, between the video pass and the render pass.
     def fit_lag(lag: int) -> tuple[int, float, float, np.ndarray]:
-        return (lag, *cv_ridge(shift_rows(design, lag)[valid], y_open, w, free=PRIOR_COLUMNS))
+        return (lag, *cv_ridge(shift_rows(design, lag)[valid], y_open, w))
 
     with ThreadPoolExecutor(FIT_THREADS) as pool:
         fits = list(pool.map(fit_lag, LAGS))
     # small preference for no shift so that noise alone does not move the timing
     lag, lam_o, r_o, out_of_fold = max(fits, key=lambda f: f[2] - LAG_PENALTY * abs(f[0]))
     x = shift_rows(design, lag)[valid]
-    lam_w, r_w, _ = cv_ridge(x, y_width, w, free=PRIOR_COLUMNS)
-    open_model = fit_ridge(x, y_open, lam_o, w, free=PRIOR_COLUMNS)
-    width_model = fit_ridge(x, y_width, lam_w, w, free=PRIOR_COLUMNS)
+    lam_w, r_w, _ = cv_ridge(x, y_width, w)
+    open_model = fit_ridge(x, y_open, lam_o, w)
+    width_model = fit_ridge(x, y_width, lam_w, w)
     talk = an.speech[valid]
     # in-sample predictions: their spread is what new audio will produce (out-of-fold ones are
     # shrunk more and would make the map exaggerate)
@@ -159,14 +158,6 @@ def blend_weight(own: np.ndarray, prior: np.ndarray, truth: np.ndarray, weight: 
     """
     scores = [weighted_r(k * own + (1 - k) * prior, truth, weight) for k in BLEND_WEIGHTS]
     return float(BLEND_WEIGHTS[int(np.argmax(np.round(scores, 6)))])
-
-
-def person_design(an: AudioAnalysis) -> np.ndarray:
-    """The person model's inputs for an analysis: ``AudioAnalysis.design()`` and, last, the generic prior's
-    opening (``PRIOR_COLUMNS``), which the ridge does not shrink. A model fitted on a few seconds of one
-    speaker then learns how this speaker departs from the prior, and falls back on the prior rather than
-    on a constant where the rest of the fit is shrunk away (stacked generalisation, Wolpert 1992)."""
-    return np.column_stack([an.design(), prior_openness(an.features, an.speech, an.phones)])
 
 
 def own_analysis(audio: np.ndarray, sr: int, fps: float, n_frames: int, *, phones: bool = True) -> AudioAnalysis:

@@ -33,21 +33,16 @@ def _stats(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple:
     return mean, scale, ym, sw, z.T @ (w[:, None] * z), z.T @ (w * (y - ym))
 
 
-def _solve(stats: tuple, lam: float, free: int = 0) -> RidgeModel:
+def _solve(stats: tuple, lam: float) -> RidgeModel:
     mean, scale, ym, sw, gram, rhs = stats
-    penalty = np.ones(gram.shape[0])
-    if free:
-        penalty[-free:] = 1e-6  # next to nothing, but the system stays solvable when a free column is constant
-    coef = np.linalg.solve(gram + lam * sw * np.diag(penalty), rhs)
+    coef = np.linalg.solve(gram + lam * sw * np.eye(gram.shape[0]), rhs)
     return RidgeModel(mean, scale, coef, ym)
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float, weight: np.ndarray | None = None, *,
-              free: int = 0) -> RidgeModel:
-    """Weighted ridge; ``lam`` is per sample (penalty = lam · Σw · |coef|²) so it does not depend on n.
-    The last ``free`` columns are not penalised (inputs the fit may use at full weight)."""
+def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float, weight: np.ndarray | None = None) -> RidgeModel:
+    """Weighted ridge; ``lam`` is per sample (penalty = lam · Σw · |coef|²) so it does not depend on n."""
     w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
-    return _solve(_stats(x, y, w), lam, free)
+    return _solve(_stats(x, y, w), lam)
 
 
 def _blocks(n: int, k: int) -> list[np.ndarray]:
@@ -57,7 +52,7 @@ def _blocks(n: int, k: int) -> list[np.ndarray]:
 
 
 def cv_ridge(x: np.ndarray, y: np.ndarray, weight: np.ndarray, *, folds: int = 4,
-             lambdas: tuple[float, ...] = LAMBDAS, gap: int = 3, free: int = 0) -> tuple[float, float, np.ndarray]:
+             lambdas: tuple[float, ...] = LAMBDAS, gap: int = 3) -> tuple[float, float, np.ndarray]:
     """Pick lambda by blocked CV. Returns (lambda, cv Pearson r, out-of-fold predictions).
 
     The r is the mean of the within-fold correlations, so strong shrinkage is not judged by
@@ -75,7 +70,7 @@ def cv_ridge(x: np.ndarray, y: np.ndarray, weight: np.ndarray, *, folds: int = 4
             continue
         stats = _stats(x[train], y[train], weight[train])  # one Gram matrix per fold, every lambda
         for lam in lambdas:
-            preds[lam][test] = _solve(stats, lam, free).predict(x[test])
+            preds[lam][test] = _solve(stats, lam).predict(x[test])
             rs[lam].append(weighted_r(preds[lam][test], y[test], weight[test]))
     score = {lam: float(np.mean(v)) if v else 0.0 for lam, v in rs.items()}
     best = max(lambdas, key=lambda lam: score[lam])
