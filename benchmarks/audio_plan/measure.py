@@ -112,6 +112,8 @@ def main(videos: list[Path], detail: bool = False, phones: bool = True) -> None:
               f"width r {np.median([r['width_r'] for r in sel]):.3f}  "
               f"|AV offset| {np.median([abs(r['av']) for r in sel]):.1f}  "
               f"silence/range {np.median([r['silence'] for r in sel]):.3f}")
+    print(f"MEAN (both detectors): calibrated {np.mean([r['calib'][0] for r in rows]):.3f}  "
+          f"prior {np.mean([r['prior'][0] for r in rows]):.3f}  width r {np.mean([r['width_r'] for r in rows]):.3f}")
 
 
 if __name__ == "__main__":

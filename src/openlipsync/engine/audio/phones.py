@@ -73,7 +73,11 @@ class PhoneTrack:
 
 
 _local = threading.local()
-# beam 1e-13 decodes ~20 % faster than 1e-20 with the same phones on real speech; 1e-10 loses the path
+# beam 1e-13 decodes ~20 % faster than 1e-20 with the same phones on real speech; 1e-10 loses the path.
+# ds 2 (acoustic scores on every other 10 ms frame; phone boundaries stay on the 10 ms grid) and topn 2
+# (two Gaussians per codebook instead of four) cut the decoding CPU by ≈ 38 %; about a quarter of the
+# phone frames change, but the mouth plans from them follow real mouths as well as before (docs/BENCH.md,
+# session 13). ds 3 does not: the plans lost ≈ 0.1 of correlation.
 
 
 def _decoder():  # noqa: ANN202 - pocketsphinx types are untyped
@@ -87,7 +91,7 @@ def _decoder():  # noqa: ANN202 - pocketsphinx types are untyped
         # or on what was decoded before
         dec = Decoder(hmm=os.path.join(model, "en-us", "en-us"),
                       allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
-                      lw=2.0, beam=1e-13, pbeam=1e-13, cmn="batch", loglevel="FATAL")
+                      lw=2.0, beam=1e-13, pbeam=1e-13, ds=2, topn=2, cmn="batch", loglevel="FATAL")
         _local.decoder = dec
         _local.cmn_init = dec.get_cmn()
     return dec
