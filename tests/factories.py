@@ -86,6 +86,23 @@ def make_click_video(path: Path, video_start: float) -> Path:
     return path
 
 
+def make_grey_ramp_video(path: Path, *, frames: int = 30, fps: float = 25.0, size: int = 32) -> Path:
+    """Frame k is a flat grey of level 40 + 5·k: which source frame a decoder shows can be read back."""
+    with FrameWriter(path, width=size, height=size, fps=fps, crf=0) as writer:
+        for k in range(frames):
+            writer.write(np.full((size, size, 3), 40 + 5 * k, np.uint8))
+    return path
+
+
+def make_skipping_video(path: Path, source: Path, *, fps: int = 25) -> Path:
+    """``source`` (a constant-rate clip at ``fps``) with every third frame dropped and the other frames'
+    timestamps kept, as a phone records in low light: variable frame rate, average 2/3 of ``fps``."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", "select='not(eq(mod(n\\,3)\\,2))'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "0", "-r", str(fps), "-an", str(path)],
+                   check=True)
+    return path
+
+
 def ffprobe_streams(path: Path) -> dict[str, float | int | str]:
     """Duration and stream facts of ``path`` read with the ffprobe binary (independent of our probe)."""
     out = subprocess.run(

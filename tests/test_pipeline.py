@@ -367,3 +367,20 @@ def test_an_audio_file_that_cannot_be_decoded_fails_the_run_with_a_media_error(f
         lipsync(face_video, audio, out, LipSyncOptions(model=Model.LIPSYNC_2))
     assert "preparing the audio track" in str(err.value) and err.value.code == "generation_pipeline_failed"
     assert not out.exists()
+
+
+def test_a_video_that_skips_frames_keeps_its_frame_rate_and_timing(talking_video, speech_wav,  # noqa: F811
+                                                                   tmp_path):
+    # every third frame dropped, timestamps kept (a phone in low light): 50 slots at 25 fps, 34 stored
+    skipping = factories.make_skipping_video(tmp_path / "skipping.mp4", talking_video)
+    result = _run(skipping, speech_wav, tmp_path / "out.mp4", Model.LIPSYNC_2)
+    facts = factories.ffprobe_streams(tmp_path / "out.mp4")
+    # the output plays at the video's own rate, each picture when it showed in the input (a skipped slot
+    # holds the frame before it, as players do), with a mouth rendered for every slot
+    assert (facts["frames"], facts["fps"]) == (50, "25/1")
+    assert result.frame_count == 50 and result.report.frames_edited == 50
+    src, dst = _frames(talking_video), _frames(tmp_path / "out.mp4")
+    held = [k for k in range(50) if k % 3 == 2]
+    assert _psnr(_outside(src[[k - 1 for k in held]]), _outside(dst[held])) > 40
+    kept = [k for k in range(50) if k % 3 != 2]
+    assert _psnr(_outside(src[kept]), _outside(dst[kept])) > 40

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from openlipsync.errors import MissingInputError, UnreadableMediaError
@@ -48,3 +49,24 @@ def test_unreadable_error_does_not_reveal_server_paths(corrupt_video: Path) -> N
         probe(corrupt_video)
     assert str(corrupt_video.parent) not in str(err.value)
     assert corrupt_video.name in str(err.value)
+
+
+def test_a_video_that_skips_frames_is_decoded_on_its_constant_rate_grid(tmp_path: Path) -> None:
+    from openlipsync.media.decode import iter_yuv_frames
+    from tests.factories import make_grey_ramp_video, make_skipping_video
+
+    source = make_grey_ramp_video(tmp_path / "ramp.mp4", frames=31, fps=25.0)
+    assert not probe(source).variable_rate  # a constant-rate clip is decoded as stored
+    skipping = make_skipping_video(tmp_path / "skipping.mp4", source)  # frames 2, 5, 8 … are gone
+    info = probe(skipping)
+    assert info.variable_rate
+    assert info.fps == pytest.approx(25.0)  # not the 16.7 fps average
+    assert info.frame_count == 31  # through the last stored frame (30)
+    shown = [int(round((float(np.median(f.y)) - 16) * 255 / 219)) for f in iter_yuv_frames(info)]
+    # each slot shows the frame stored for it, a skipped slot the frame before it (as players hold it)
+    expected = [40 + 5 * (k - 1 if k % 3 == 2 else k) for k in range(31)]
+    assert len(shown) == 31
+    assert np.abs(np.array(shown) - np.array(expected)).max() <= 2
+    # seeking counts slots of the grid, not stored frames
+    late = [int(round((float(np.median(f.y)) - 16) * 255 / 219)) for f in iter_yuv_frames(info, start_frame=20)]
+    assert len(late) == 11 and np.abs(np.array(late) - np.array(expected[20:])).max() <= 2

@@ -18,7 +18,7 @@ from openlipsync.errors import ConfigError
 log = logging.getLogger("openlipsync.evaluation")
 
 DETECT_WIDTH = 640  # HOG runs on a copy this wide: ~30 ms/frame instead of ~130-180 ms at 720p/1080p
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: videos that skip frames are decoded onto a constant-rate grid (media.probe)
 
 
 def dlib_available() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,9 @@ READ_AHEAD = 4  # frames decoded ahead of the caller
 def iter_frames(source: str | Path | MediaInfo, *, start_frame: int = 0) -> Iterator[np.ndarray]:
     """Yield RGB frames (``H×W×3 uint8``, C-contiguous) of a video or the single frame of an image.
 
-    Frames are decoded as stored (no frame-rate conversion) so frame ``k`` is the ``k``-th stored frame;
-    ``start_frame`` skips by frame-accurate seeking on the decoded stream.
+    Frames are decoded as stored (no frame-rate conversion) so frame ``k`` is the ``k``-th stored frame,
+    except for a stream that skips frames (``MediaInfo.variable_rate``), which is decoded onto a constant
+    rate; ``start_frame`` skips by frame-accurate seeking on the decoded stream.
     """
     info = source if isinstance(source, MediaInfo) else probe(source)
     w, h = info.width, info.height
@@ -46,6 +48,12 @@ def _raw_frames(info: MediaInfo, vf: str, pix_fmt: str, size: int, start_frame: 
     """Raw frame buffers (``(size,) uint8``, each its own array) from an ffmpeg rawvideo pipe."""
     if start_frame > 0:
         vf = f"select=gte(n\\,{start_frame})," + vf
+    limit = None
+    if info.variable_rate:
+        # onto the constant-rate grid the probe chose (MediaInfo.variable_rate); the fps filter gives the
+        # last stored frame a slot only when a frame follows it, hence one clone at the end (and the cap)
+        vf = f"tpad=stop=1:stop_mode=clone,fps={Fraction(info.fps).limit_denominator(1001)}," + vf
+        limit = max(0, info.frame_count - start_frame)
     argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *LOCAL_ONLY, "-i", str(info.path),
             "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-vf", vf,
             "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
@@ -59,6 +67,8 @@ def _raw_frames(info: MediaInfo, vf: str, pix_fmt: str, size: int, start_frame: 
     count = 0
     try:
         for buf in frames:
+            if limit is not None and count >= limit:
+                break
             count += 1
             yield buf
     finally:

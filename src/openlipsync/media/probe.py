@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from openlipsync.errors import (
     MediaMetadataError,
     MissingInputError,
@@ -18,6 +20,12 @@ from openlipsync.media._ffmpeg import binary
 
 IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "jpegls", "gif"}
 IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"}
+# A video whose average frame rate is this much below its base rate skips frames (variable frame rate):
+# phones drop frames in low light, screen recorders when nothing moves.
+SKIPPED_FRAMES = 0.05
+MAX_CONSTANT_FPS = 120.0
+STANDARD_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                  Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60), Fraction(120))
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class MediaInfo:
     # edit list, a camera that starts recording sound first)
     video_start: float = 0.0
     audio_start: float = 0.0
+    # the stream skips frames: it is decoded onto a constant-rate grid of ``fps`` (a skipped frame shows the
+    # one before it, as players do), so frame i is the picture at ``video_start + i / fps``
+    variable_rate: bool = False
 
     @property
     def color_matrix(self) -> str:
@@ -148,6 +159,8 @@ def probe(path: str | Path) -> MediaInfo:
                         fps=0.0 if is_image else _fps(video),
                         frame_count=1 if is_image else _frame_count(video, fmt),
                         video_start=0.0 if is_image else _start(video))
+        if not is_image and info.fps > 0:
+            info = _constant_rate(info, video)
         if not is_image and (info.fps <= 0 or info.frame_count <= 0):
             raise MediaMetadataError(f"{path.name}: cannot determine frame rate or duration of the video")
         if w <= 0 or h <= 0:
@@ -184,6 +197,48 @@ def _frame_count(video: dict, fmt: dict) -> int:
     duration = _float(video.get("duration")) or _float(fmt.get("duration")) or 0.0
     fps = _fps(video)
     return int(round(duration * fps)) if fps > 0 else 0
+
+
+def _constant_rate(info: MediaInfo, video: dict) -> MediaInfo:
+    """``info`` on a constant-rate grid when the stream skips frames (its average rate, ``info.fps``, well
+    below its base rate): the grid's rate is the stream's interval between consecutive frames, read from its
+    packets' timestamps (snapped to the base rate or the nearest standard rate within 1 %)."""
+    try:
+        base = Fraction(video.get("r_frame_rate") or "0/0")
+    except (ValueError, ZeroDivisionError):
+        return info
+    if not base > info.fps * (1 + SKIPPED_FRAMES):
+        return info
+    times = _frame_times(info.path)
+    steps = np.diff(times)
+    steps = steps[steps > 1e-4]
+    if steps.size < 2:
+        return info
+    # the interval between frames where none was skipped: the cluster of the shortest steps (a skip makes
+    # a step of two or more intervals)
+    short = float(np.percentile(steps, 10))
+    usual = float(np.median(steps[steps <= 1.25 * short]))
+    rate = Fraction(1 / usual).limit_denominator(1001)
+    near = [r for r in (base, *STANDARD_RATES) if abs(r - rate) <= rate / 100]
+    rate = min(near, key=lambda r: abs(r - rate)) if near else rate
+    if not info.fps * (1 + SKIPPED_FRAMES) < rate <= MAX_CONSTANT_FPS:
+        return info
+    # the grid runs from the first frame to the last, as ffmpeg's fps filter places it
+    count = int(round((times[-1] - times[0]) * rate)) + 1
+    return _replace(info, fps=float(rate), frame_count=count, variable_rate=True)
+
+
+def _frame_times(path: Path) -> np.ndarray:
+    """Sorted presentation times (s) of the first video stream's packets (no decoding; empty when they
+    cannot be read)."""
+    argv = [binary("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0",
+            "-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return np.zeros(0)
+    times = (_float(line.strip().rstrip(",")) for line in proc.stdout.decode(errors="replace").splitlines())
+    return np.sort(np.array([t for t in times if t is not None], np.float64))
 
 
 def _replace(info: MediaInfo, **changes: object) -> MediaInfo:
