@@ -379,6 +379,7 @@ def test_a_video_that_skips_frames_keeps_its_frame_rate_and_timing(talking_video
     # holds the frame before it, as players do), with a mouth rendered for every slot
     assert (facts["frames"], facts["fps"]) == (50, "25/1")
     assert result.frame_count == 50 and result.report.frames_edited == 50
+    assert any("skips frames" in note and "25 fps" in note for note in result.report.notes)
     src, dst = _frames(talking_video), _frames(tmp_path / "out.mp4")
     held = [k for k in range(50) if k % 3 == 2]
     assert _psnr(_outside(src[[k - 1 for k in held]]), _outside(dst[held])) > 40

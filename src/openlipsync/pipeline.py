@@ -463,6 +463,9 @@ def _render(inputs: RunInputs, saved: VideoAnalysis, mouth_plan: MouthPlan, cloc
     post = tiers.post_render(opts, mouth_plan, inputs.driving, SAMPLE_RATE, occlusion)
     renderer, kind = _renderer(opts.model, library)
     notes = [f"renderer={kind}", f"model={opts.model.value}", *saved.notes]
+    if vis.variable_rate:
+        notes.append(f"the video skips frames: put on its {vis.fps:g} fps grid, a skipped slot holding the "
+                     "picture before it")
     notes += post.notes
     src_index = np.minimum(tl.source_index, track.frame_count - 1)
     picks = None
