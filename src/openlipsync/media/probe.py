@@ -210,6 +210,7 @@ def _constant_rate(info: MediaInfo, video: dict) -> MediaInfo:
     if not base > info.fps * (1 + SKIPPED_FRAMES):
         return info
     times = _frame_times(info.path)
+    times = times[times >= info.video_start - 1e-3]  # packets an edit list cuts before the first frame
     steps = np.diff(times)
     steps = steps[steps > 1e-4]
     if steps.size < 2:
