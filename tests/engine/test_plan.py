@@ -60,13 +60,13 @@ def test_speech_moves_the_mouth_and_rests_in_pauses(speech_audio):
     assert np.percentile(talk, 95) < 0.45  # plausible scale in inter-ocular units
     # speech has closed/near-closed moments, not a constant gape
     assert (talk < 0.25 * np.percentile(talk, 95)).mean() > 0.05
-    # pauses rest closed beyond the onset and release ramps (ONSET_S = 3 frames before, RELEASE_S = 3 after)
+    # pauses rest closed beyond the onset and release ramps (ONSET_S = 3 frames before, RELEASE_S = 2 after)
     sp = plan.speech
     near = np.zeros(sp.size, bool)
     for k in range(4):
         near[: sp.size - k] |= sp[k:]  # speech within the next 3 frames
-    for k in range(4):
-        near[k:] |= sp[: sp.size - k]  # speech within the last 3 frames
+    for k in range(3):
+        near[k:] |= sp[: sp.size - k]  # speech within the last 2 frames
     assert (~near).sum() >= 5 and plan.opening[~near].max() == 0.0
     assert np.isfinite(plan.width).all() and 0.5 < plan.width.min() <= plan.width.max() < 1.2
 
@@ -82,12 +82,11 @@ def test_lips_part_before_a_phrase_and_close_after_it(speech_audio):
     for i in onsets:
         first = plan.opening[i:i + 3].max()
         assert plan.opening[i - 1] > 0.25 * first > 0  # already parting the frame before the voice
-        # from the rest pose: past the 3-frame onset ramp, and past the 3-frame release of a phrase that
+        # from the rest pose: past the 3-frame onset ramp, and past the 2-frame release of a phrase that
         # ended 7 or more frames before
         assert plan.opening[i - 4] == 0.0
     for i in offsets:
         assert plan.opening[i + 1] > 0  # still closing the frame after
-        assert plan.opening[i + 3] > 0  # and 120 ms after the voice stops, as long as the lips took to part
 
 
 def test_steady_tone_does_not_jitter():

@@ -12,9 +12,7 @@ SMOOTH_S = 0.035  # Gaussian σ of the opening/width smoothing (≈ 1 frame at 2
 # of the acoustic onset of a phrase (Chandrasekaran et al. 2009, "The natural statistics of audiovisual
 # speech"). The shortest of that range keeps the rest pose of short pauses closed.
 ONSET_S = 0.12  # the mouth opens toward the phrase's first syllable this long before speech starts…
-# …and closes from its last syllable over as long after it stops (0.08 s before session 13: the plans
-# followed real mouths less, benchmarks/audio_plan mean correlation 0.466 against 0.477)
-RELEASE_S = 0.12
+RELEASE_S = 0.08  # …and closes from its last syllable this long after it stops
 EDGE_SYLLABLE_S = 0.12  # how much of a phrase's start (end) gives the opening the lips reach for
 
 
