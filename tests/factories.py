@@ -103,6 +103,17 @@ def make_skipping_video(path: Path, source: Path, *, fps: int = 25) -> Path:
     return path
 
 
+def make_live_recording(path: Path, *, video: bool = True, seconds: float = 2.0) -> Path:
+    """A webm written as a browser's MediaRecorder or a saved stream writes it: no duration and no frame
+    count in the container (``-live 1``); 25 fps VP8 test picture and/or Opus tone."""
+    inputs = ["-f", "lavfi", "-i", f"sine=d={seconds}"]
+    if video:
+        inputs = ["-f", "lavfi", "-i", f"testsrc=s=160x120:r=25:d={seconds}", *inputs]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, *(["-c:v", "libvpx"] if video else []),
+                    "-c:a", "libopus", "-live", "1", "-f", "webm", str(path)], check=True)
+    return path
+
+
 def ffprobe_streams(path: Path) -> dict[str, float | int | str]:
     """Duration and stream facts of ``path`` read with the ffprobe binary (independent of our probe)."""
     out = subprocess.run(

@@ -70,3 +70,15 @@ def test_a_video_that_skips_frames_is_decoded_on_its_constant_rate_grid(tmp_path
     # seeking counts slots of the grid, not stored frames
     late = [int(round((float(np.median(f.y)) - 16) * 255 / 219)) for f in iter_yuv_frames(info, start_frame=20)]
     assert len(late) == 11 and np.abs(np.array(late) - np.array(expected[20:])).max() <= 2
+
+
+def test_a_live_recording_without_a_declared_length_is_measured_from_its_packets(tmp_path: Path) -> None:
+    from openlipsync.security.limits import InputLimits, inspect_media
+    from tests.factories import make_live_recording
+
+    video = probe(make_live_recording(tmp_path / "camera.webm"))
+    assert (video.fps, video.frame_count) == (pytest.approx(25.0), 50)
+    assert video.duration == pytest.approx(2.0, abs=0.05)
+    voice = make_live_recording(tmp_path / "voice.webm", video=False)
+    assert probe(voice).duration == pytest.approx(2.0, abs=0.05)
+    assert inspect_media(voice, InputLimits()).has_audio  # the upload checks accept it too

@@ -159,6 +159,11 @@ def probe(path: str | Path) -> MediaInfo:
                         fps=0.0 if is_image else _fps(video),
                         frame_count=1 if is_image else _frame_count(video, fmt),
                         video_start=0.0 if is_image else _start(video))
+        if not is_image and info.fps > 0 and info.frame_count <= 0:
+            # a live recording (a browser's MediaRecorder, a saved stream) declares no length: count its frames
+            frames = _packets(path, "v:0")
+            info = _replace(info, frame_count=frames.times.size,
+                            duration=info.duration or (frames.end if frames.times.size else None))
         if not is_image and info.fps > 0:
             info = _constant_rate(info, video)
         if not is_image and (info.fps <= 0 or info.frame_count <= 0):
@@ -169,7 +174,7 @@ def probe(path: str | Path) -> MediaInfo:
         info = _replace(info, audio_codec=audio.get("codec_name"),
                         audio_sample_rate=int(audio.get("sample_rate") or 0), audio_start=_start(audio))
         if info.duration is None and not is_image:
-            info = _replace(info, duration=_float(audio.get("duration")))
+            info = _replace(info, duration=_float(audio.get("duration")) or _packets(path, "a:0").end or None)
     return info
 
 
@@ -209,7 +214,7 @@ def _constant_rate(info: MediaInfo, video: dict) -> MediaInfo:
         return info
     if not base > info.fps * (1 + SKIPPED_FRAMES):
         return info
-    times = _frame_times(info.path)
+    times = _packets(info.path, "v:0").times
     times = times[times >= info.video_start - 1e-3]  # packets an edit list cuts before the first frame
     steps = np.diff(times)
     steps = steps[steps > 1e-4]
@@ -229,17 +234,28 @@ def _constant_rate(info: MediaInfo, video: dict) -> MediaInfo:
     return _replace(info, fps=float(rate), frame_count=count, variable_rate=True)
 
 
-def _frame_times(path: Path) -> np.ndarray:
-    """Sorted presentation times (s) of the first video stream's packets (no decoding; empty when they
-    cannot be read)."""
-    argv = [binary("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0",
-            "-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path)]
+@dataclass(frozen=True)
+class _Packets:
+    """One stream's packets as the container stores them (no decoding)."""
+
+    times: np.ndarray  # sorted presentation times (s)
+    end: float  # when the last one ends (s; 0 when there is none)
+
+
+def _packets(path: Path, stream: str) -> _Packets:
+    """The packets of ``stream`` (an ffprobe stream specifier, e.g. ``v:0``); none when they cannot be read."""
+    argv = [binary("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-select_streams", stream,
+            "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
-        return np.zeros(0)
-    times = (_float(line.strip().rstrip(",")) for line in proc.stdout.decode(errors="replace").splitlines())
-    return np.sort(np.array([t for t in times if t is not None], np.float64))
+        return _Packets(np.zeros(0), 0.0)
+    rows = [line.split(",") for line in proc.stdout.decode(errors="replace").splitlines()]
+    timed = [(t, _float(row[1]) or 0.0) for row in rows if (t := _float(row[0])) is not None]
+    if not timed:
+        return _Packets(np.zeros(0), 0.0)
+    times = np.sort(np.array([t for t, _ in timed], np.float64))
+    return _Packets(times, max(t + d for t, d in timed))
 
 
 def _replace(info: MediaInfo, **changes: object) -> MediaInfo:
