@@ -251,7 +251,8 @@ def _packets(path: Path, stream: str) -> _Packets:
     except subprocess.TimeoutExpired:
         return _Packets(np.zeros(0), 0.0)
     rows = [line.split(",") for line in proc.stdout.decode(errors="replace").splitlines()]
-    timed = [(t, _float(row[1]) or 0.0) for row in rows if (t := _float(row[0])) is not None]
+    timed = [(t, _float(row[1] if len(row) > 1 else None) or 0.0) for row in rows
+             if (t := _float(row[0])) is not None]
     if not timed:
         return _Packets(np.zeros(0), 0.0)
     times = np.sort(np.array([t for t, _ in timed], np.float64))
