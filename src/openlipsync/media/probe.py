@@ -159,13 +159,14 @@ def probe(path: str | Path) -> MediaInfo:
                         fps=0.0 if is_image else _fps(video),
                         frame_count=1 if is_image else _frame_count(video, fmt),
                         video_start=0.0 if is_image else _start(video))
+        frames = None
         if not is_image and info.fps > 0 and info.frame_count <= 0:
             # a live recording (a browser's MediaRecorder, a saved stream) declares no length: count its frames
             frames = _packets(path, "v:0")
             info = _replace(info, frame_count=frames.times.size,
                             duration=info.duration or (frames.end if frames.times.size else None))
         if not is_image and info.fps > 0:
-            info = _constant_rate(info, video)
+            info = _constant_rate(info, video, frames)
         if not is_image and (info.fps <= 0 or info.frame_count <= 0):
             raise MediaMetadataError(f"{path.name}: cannot determine frame rate or duration of the video")
         if w <= 0 or h <= 0:
@@ -204,17 +205,18 @@ def _frame_count(video: dict, fmt: dict) -> int:
     return int(round(duration * fps)) if fps > 0 else 0
 
 
-def _constant_rate(info: MediaInfo, video: dict) -> MediaInfo:
+def _constant_rate(info: MediaInfo, video: dict, frames: _Packets | None = None) -> MediaInfo:
     """``info`` on a constant-rate grid when the stream skips frames (its average rate, ``info.fps``, well
     below its base rate): the grid's rate is the stream's interval between consecutive frames, read from its
-    packets' timestamps (snapped to the base rate or the nearest standard rate within 1 %)."""
+    packets' timestamps (snapped to the base rate or the nearest standard rate within 1 %); ``frames``: those
+    packets when they were read already."""
     try:
         base = Fraction(video.get("r_frame_rate") or "0/0")
     except (ValueError, ZeroDivisionError):
         return info
     if not base > info.fps * (1 + SKIPPED_FRAMES):
         return info
-    times = _packets(info.path, "v:0").times
+    times = (frames or _packets(info.path, "v:0")).times
     times = times[times >= info.video_start - 1e-3]  # packets an edit list cuts before the first frame
     steps = np.diff(times)
     steps = steps[steps > 1e-4]
